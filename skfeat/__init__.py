@@ -1,0 +1,18 @@
+"""skfeat: what features has a network learned?
+
+The spectrum of a feature map (:class:`FeatureSpectrum`), feature-learning
+measures and scikit-learn scorers (:mod:`skfeat.metrics`), and a torch
+feature extractor (:mod:`skfeat.torch`, needs the ``torch`` extra).
+"""
+
+from ._spectrum import FeatureSpectrum
+from .metrics import effective_dimension, eigenvalue_dimension
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FeatureSpectrum",
+    "__version__",
+    "effective_dimension",
+    "eigenvalue_dimension",
+]

@@ -1,0 +1,391 @@
+"""FeatureSpectrum: the Nystrom spectrum of a feature map."""
+
+import warnings
+from numbers import Integral
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._moments import Moments
+from .metrics._dimension import eigenvalue_dimension
+from .utils._array_api import from_host, namespace_and_device, to_host
+
+__all__ = ["FeatureSpectrum"]
+
+
+class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Eigenvalues and eigenfunctions of a feature map (uncentred, Nystrom).
+
+    A trained network splits into a feature map ``phi`` (input -> a hidden layer)
+    and a linear read-out.  ``fit`` diagonalises the **uncentred** second-moment
+    operator ``G = Phi^T Phi / n`` of the features ``Phi`` (n samples x p
+    features) of a training sample; ``transform`` evaluates the eigenfunctions
+    ``e_k(x) = v_k^T phi(x) / sqrt(lambda_k)`` on any sample.  On the training
+    sample the eigenfunctions are orthonormal: ``(1/n) sum_i e_j e_k = delta_jk``.
+
+    Unlike :class:`~sklearn.decomposition.PCA`, the features are **not
+    centred**: the constant function is a feature, and in trained networks the
+    first eigenfunction is close to constant (Nam et al., 2024).
+
+    Parameters
+    ----------
+    n_components : int, float or None, default=None
+        Number of eigenpairs to keep.
+
+        - ``None``: all eigenpairs above the numerical rank threshold
+          ``lambda_k > lambda_1 * max(n, p) * eps(dtype)``.
+        - int ``k``: the ``k`` largest; at most ``min(n_samples, n_features)``.
+          If fewer than ``k`` eigenvalues are numerically nonzero, only those
+          are kept and a warning says so.
+        - float in ``(0, 1)``: the smallest ``k`` whose eigenvalue share
+          ``sum_{i<=k} lambda_i / sum_i lambda_i`` reaches ``n_components``.
+
+    solver : {"auto", "gram", "dual", "svd"}, default="auto"
+        - ``"gram"``: accumulate ``Phi^T Phi`` (one symmetric rank-k product
+          per chunk of rows, i.e. BLAS ``syrk`` for numpy, summed in float64),
+          then a float64 ``p x p`` eigendecomposition on the host.
+        - ``"dual"``: for ``p > n``: eigendecomposition of the ``n x n`` Gram
+          matrix ``Phi Phi^T``; same eigenpairs.
+        - ``"svd"``: a float64 SVD of ``Phi`` (copies ``Phi`` to the host in
+          float64; exact even when ``Phi^T Phi`` loses the small eigenvalues).
+        - ``"auto"``: ``"dual"`` when ``p > n``, otherwise ``"gram"``.
+
+    Attributes
+    ----------
+    eigenvalues_ : array of shape (n_components_,)
+        Eigenvalues ``lambda_k`` of ``G``, largest first (``= s_k^2 / n`` for the
+        singular values ``s_k`` of ``Phi``), in the input's namespace and dtype.
+    components_ : array of shape (n_components_, n_features_in_)
+        Unit eigenvectors ``v_k`` as rows; each is signed so that its entry of
+        largest magnitude is positive.
+    n_components_ : int
+        Number of eigenpairs kept.
+    rank_ : int
+        Numerical rank of ``Phi`` (eigenvalues above the threshold).
+    effective_dimension_ : float
+        ``D_lambda = 1 + D(lambda_2, lambda_3, ...)`` over all ``rank_``
+        eigenvalues, whatever ``n_components`` keeps (see
+        :func:`~skfeat.metrics.eigenvalue_dimension`).
+    n_samples_seen_ : int
+        Number of training samples (summed over ``partial_fit`` calls).
+    n_features_in_ : int
+        Number of features ``p``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when ``X`` had string column names.
+
+    See Also
+    --------
+    skfeat.metrics.cumulative_quality : Alignment of eigenfunctions with a target.
+    sklearn.decomposition.PCA : The centred analogue.
+
+    Notes
+    -----
+    Array API: with ``sklearn.set_config(array_api_dispatch=True)`` (and the
+    environment variable ``SCIPY_ARRAY_API=1``), numpy, array-api-strict, torch
+    and cupy inputs are processed where they live; only the ``p x p`` (or
+    ``n x n`` for the dual route) matrix moves to the host, in float64, for the
+    eigendecomposition.  Fitted attributes are in the input's namespace,
+    device and dtype; float32 in gives float32 out.
+
+    ``partial_fit`` accumulates ``Phi^T Phi`` and the sample count, and solves
+    the ``p x p`` eigenproblem at the end of every call, so the fitted
+    attributes are always current.  Any chunking equals ``fit`` with the
+    Gram route up to float rounding.
+
+    scipy sparse input is supported through the Gram (or dual) route.
+
+    References
+    ----------
+    .. [1] Nam, Mingard, Lee, Hayou, Louis. "Visualising feature learning in deep
+       neural networks by diagonalizing the forward feature map", arXiv:2410.04264.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat import FeatureSpectrum
+    >>> rng = np.random.default_rng(0)
+    >>> Phi = rng.normal(size=(200, 5)) @ np.diag([3.0, 2.0, 1.0, 0.5, 0.1])
+    >>> spectrum = FeatureSpectrum().fit(Phi)
+    >>> spectrum.n_components_
+    5
+    >>> E = spectrum.transform(Phi)
+    >>> np.allclose(E.T @ E / len(Phi), np.eye(5))
+    True
+    """
+
+    _parameter_constraints = {
+        "n_components": [
+            None,
+            Interval(Integral, 1, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="neither"),
+        ],
+        "solver": [StrOptions({"auto", "gram", "dual", "svd"})],
+    }
+
+    def __init__(self, n_components=None, *, solver="auto"):
+        self.n_components = n_components
+        self.solver = solver
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Diagonalise ``X^T X / n`` for the training features ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Features ``Phi_train`` of the training sample (at least 2 samples).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : FeatureSpectrum
+            The fitted estimator.
+        """
+        X = self._validate(X, reset=True, min_samples=2)
+        n, p = X.shape
+        solver = self.solver
+        if solver == "auto":
+            solver = "dual" if p > n else "gram"
+        self._moments = None
+        if solver == "gram":
+            self._moments = Moments().update(X)
+            self._solve_gram(X)
+        elif solver == "dual":
+            lam, V = _dual_eigh(X)
+            self._set_spectrum(lam, V, X)
+        else:
+            s, Vt = _host_svd(X)
+            self._set_spectrum(s**2 / n, Vt.T, X)
+        self.n_samples_seen_ = n
+        self._fit_solver = solver
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Add a chunk of training samples and update the spectrum.
+
+        Accumulates ``X^T X`` and the sample count (float64), then solves the
+        ``p x p`` eigenproblem, so that after any sequence of chunks the fitted
+        attributes equal those of ``fit`` on all rows (Gram route) to float
+        rounding.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A chunk of training features (one row or more).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : FeatureSpectrum
+            The updated estimator.
+        """
+        first_call = not hasattr(self, "n_samples_seen_")
+        if self.solver in ("dual", "svd"):
+            raise ValueError(
+                f"partial_fit accumulates X^T X and needs solver='gram' or 'auto'; "
+                f"got solver={self.solver!r}."
+            )
+        if not first_call and getattr(self, "_moments", None) is None:
+            raise ValueError(
+                f"This FeatureSpectrum was fitted with solver={self._fit_solver!r}, "
+                "which keeps no running X^T X; partial_fit cannot continue it. "
+                "Fit with solver='gram', or start afresh with partial_fit."
+            )
+        X = self._validate(X, reset=first_call, min_samples=1)
+        if first_call:
+            self._moments = Moments()
+        self._moments.update(X)
+        self.n_samples_seen_ = self._moments.n_samples
+        self._fit_solver = "gram"
+        self._solve_gram(X)
+        return self
+
+    def transform(self, X):
+        """Evaluate the eigenfunctions on a sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Features ``Phi`` of any sample (e.g. held-out data).
+
+        Returns
+        -------
+        E : array of shape (n_samples, n_components_)
+            ``E[i, k] = v_k^T phi(x_i) / sqrt(lambda_k)``; unit mean square on the
+            training sample.  Same namespace, device and dtype as ``X``.
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False, min_samples=1)
+        xp, _ = namespace_and_device(X)
+        W = xp.astype(self.components_, X.dtype).T / xp.sqrt(
+            xp.astype(self.eigenvalues_, X.dtype)
+        )
+        return X @ W
+
+    def inverse_transform(self, X):
+        """Map eigenfunction values back to feature space.
+
+        ``phi = sum_k sqrt(lambda_k) e_k v_k``: exact for features in the span of
+        the kept eigenvectors, their projection onto it otherwise.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components_)
+            Eigenfunction values, as returned by :meth:`transform`.
+
+        Returns
+        -------
+        Phi : array of shape (n_samples, n_features_in_)
+            Features reconstructed from the kept eigenpairs.
+        """
+        check_is_fitted(self)
+        xp, _ = namespace_and_device(X)
+        X = _check_float_matrix(X, xp, "inverse_transform")
+        if X.shape[1] != self.n_components_:
+            raise ValueError(
+                f"X has {X.shape[1]} columns, but this FeatureSpectrum has "
+                f"n_components_={self.n_components_} eigenfunctions."
+            )
+        scale = xp.sqrt(xp.astype(self.eigenvalues_, X.dtype))
+        return (X * scale) @ xp.astype(self.components_, X.dtype)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the eigenfunctions: ``eigenfunction0``, ``eigenfunction1``, ...
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against ``feature_names_in_``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            One name per eigenfunction.
+        """
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features, generate_names=False)
+        return np.asarray(
+            [f"eigenfunction{k}" for k in range(self.n_components_)], dtype=object
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.array_api_support = True
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    # -- internals ---------------------------------------------------------
+
+    def _validate(self, X, *, reset, min_samples):
+        xp, _ = namespace_and_device(X) if not sp.issparse(X) else (np, None)
+        return validate_data(
+            self,
+            X,
+            reset=reset,
+            accept_sparse=("csr", "csc"),
+            dtype=[xp.float64, xp.float32],
+            ensure_min_samples=min_samples,
+        )
+
+    def _solve_gram(self, X):
+        G = to_host(self._moments.gram, namespace_and_device(self._moments.gram)[0])
+        G /= self._moments.n_samples
+        lam, V = np.linalg.eigh(G)
+        self._set_spectrum(lam[::-1], V[:, ::-1], X)
+
+    def _set_spectrum(self, lam, V, X):
+        """Truncate, sign and store host float64 eigenpairs in X's namespace."""
+        n, p = self._moments.n_samples if self._moments else X.shape[0], X.shape[1]
+        xp, device = namespace_and_device(X)
+        eps = np.finfo(np.float32 if X.dtype == xp.float32 else np.float64).eps
+        lam = np.clip(lam, 0.0, None)
+        tol = lam[0] * max(n, p) * eps if lam.size else 0.0
+        rank = int(np.count_nonzero(lam > tol))
+        if rank == 0:
+            raise ValueError(
+                "The features have no numerically nonzero eigenvalue (all of Phi is "
+                "zero, or zero to working precision); there is no spectrum to fit."
+            )
+        k = self._n_kept(lam[:rank], min(n, p))
+        V = V[:, :k]
+        # Deterministic sign: the entry of largest magnitude of each v_k is > 0.
+        pivot = np.argmax(np.abs(V), axis=0)
+        V = V * np.sign(V[pivot, np.arange(k)])
+        self.rank_ = rank
+        self.n_components_ = k
+        self.effective_dimension_ = eigenvalue_dimension(lam[:rank])
+        self.eigenvalues_ = from_host(lam[:k], xp, device, X.dtype)
+        self.components_ = from_host(V.T, xp, device, X.dtype)
+
+    def _n_kept(self, lam, max_components):
+        rank = lam.size
+        nc = self.n_components
+        if nc is None:
+            return rank
+        if isinstance(nc, Integral):
+            if nc > max_components:
+                raise ValueError(
+                    f"n_components={nc} must be at most min(n_samples, n_features)"
+                    f"={max_components}."
+                )
+            if nc > rank:
+                warnings.warn(
+                    f"n_components={nc}, but only {rank} eigenvalues are numerically "
+                    f"nonzero; keeping {rank}.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+                return rank
+            return int(nc)
+        share = np.cumsum(lam) / lam.sum()
+        return int(min(np.searchsorted(share, nc, side="left") + 1, rank))
+
+
+def _check_float_matrix(X, xp, where):
+    if X.ndim != 2:
+        raise ValueError(f"{where} expects a 2-D array; got shape {tuple(X.shape)}.")
+    if X.dtype not in (xp.float32, xp.float64):
+        X = xp.astype(X, xp.float64)
+    if not bool(xp.all(xp.isfinite(X))):
+        raise ValueError(f"{where}: input contains NaN or infinity.")
+    return X
+
+
+def _dual_eigh(X):
+    """Eigenpairs of X^T X / n through the n x n Gram matrix (for p > n)."""
+    n = X.shape[0]
+    xp, device = namespace_and_device(X)
+    K = to_host(X @ X.T, xp) / n
+    mu, U = np.linalg.eigh(K)
+    mu, U = np.clip(mu[::-1], 0.0, None), U[:, ::-1]
+    keep = mu > 0
+    # v_k = X^T u_k / s_k with s_k = sqrt(n mu_k): computed where X lives.
+    U_dev = from_host(U[:, keep] / np.sqrt(n * mu[keep]), xp, device, X.dtype)
+    # Re-orthonormalise in float64 (float32 products lose a few digits); R is
+    # close to the identity, so its diagonal signs keep each column's sign.
+    V, R = np.linalg.qr(to_host(X.T @ U_dev, xp))
+    return mu[keep], V * np.sign(np.diag(R))
+
+
+def _host_svd(X):
+    """Exact route: thin SVD of X in float64 on the host."""
+    xp, _ = namespace_and_device(X)
+    Xh = to_host(X, xp)
+    _, s, Vt = np.linalg.svd(Xh, full_matrices=False)
+    return s, Vt

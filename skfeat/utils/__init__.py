@@ -1,0 +1,1 @@
+"""Internal utilities of skfeat (array-namespace helpers)."""

@@ -1,0 +1,72 @@
+"""The one place where skfeat finds an array's namespace and device.
+
+Every computation in skfeat is written once against an array namespace ``xp``
+(numpy, array-api-strict, torch, cupy, ...).  This module wraps the few
+scikit-learn helpers that do the inspection so that the rest of the package
+never imports a backend directly.  Small dense problems (p x p eigenproblems,
+QR of a few columns) are moved to the host in float64 on purpose: they are
+cheap there and exact; the n x p data never leaves its device.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils._array_api import (
+    _convert_to_numpy,
+    _max_precision_float_dtype,
+    get_namespace_and_device,
+)
+
+__all__ = [
+    "accumulation_dtype",
+    "from_host",
+    "is_numpy_namespace",
+    "namespace_and_device",
+    "to_host",
+]
+
+
+def namespace_and_device(*arrays):
+    """Return ``(xp, device)`` shared by ``arrays``.
+
+    Sparse matrices and dask arrays count as numpy here: their products are
+    computed by scipy / dask and come back as numpy arrays.
+    """
+    dense = [a for a in arrays if a is not None and not sp.issparse(a)]
+    dense = [a for a in dense if not _is_dask(a)]
+    if not dense:
+        xp, _, device = get_namespace_and_device(np.zeros(0))
+        return xp, device
+    xp, _, device = get_namespace_and_device(*dense)
+    return xp, device
+
+
+def is_numpy_namespace(xp):
+    """Whether ``xp`` is numpy (or its array-api-compat wrapper)."""
+    return xp.__name__ in {"numpy", "array_api_compat.numpy", "numpy.array_api"}
+
+
+def accumulation_dtype(xp, device):
+    """Float dtype used to accumulate sums on ``device``: float64 when possible."""
+    return _max_precision_float_dtype(xp, device)
+
+
+def to_host(array, xp):
+    """Return ``array`` as a float64 numpy array on the host.
+
+    Only ever called on small (p x p, k x p, or a few columns) results.
+    """
+    if sp.issparse(array):
+        return np.asarray(array.toarray(), dtype=np.float64)
+    if _is_dask(array):
+        return np.asarray(array.compute(), dtype=np.float64)
+    return np.asarray(_convert_to_numpy(array, xp), dtype=np.float64)
+
+
+def from_host(array, xp, device, dtype):
+    """Move a small host numpy array to ``xp`` on ``device`` with ``dtype``."""
+    out = xp.asarray(np.ascontiguousarray(array), device=device)
+    return xp.astype(out, dtype)
+
+
+def _is_dask(array):
+    return type(array).__module__.startswith("dask.")
