@@ -1,4 +1,4 @@
-"""skfeat: what features has a network learned?
+"""skfeat: the features a neural network has learned, measured.
 
 The spectrum of a feature map (:class:`FeatureSpectrum`), feature-learning
 measures and scikit-learn scorers (:mod:`skfeat.metrics`), and a torch

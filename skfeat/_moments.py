@@ -43,6 +43,8 @@ class Moments:
     ----------
     chunk_rows : int, default=None
         Rows per chunk; by default about 4 Mi elements a chunk.
+    with_sums : bool, default=True
+        Whether to accumulate column sums (``sums`` stays None otherwise).
 
     Attributes
     ----------
@@ -65,8 +67,9 @@ class Moments:
     (3, [[20.0, 26.0], [26.0, 35.0]], [6.0, 9.0])
     """
 
-    def __init__(self, chunk_rows=None):
+    def __init__(self, chunk_rows=None, *, with_sums=True):
         self.chunk_rows = chunk_rows
+        self.with_sums = with_sums
         self.gram = None
         self.sums = None
         self.n_samples = 0
@@ -88,18 +91,19 @@ class Moments:
         if self.gram is None:
             d = sum(widths)
             self.gram = xp.zeros((d, d), dtype=acc, device=device)
-            self.sums = xp.zeros((d,), dtype=acc, device=device)
+            if self.with_sums:
+                self.sums = xp.zeros((d,), dtype=acc, device=device)
         for rows in row_chunks(n_rows, sum(widths), self.chunk_rows):
             if sparse:
                 chunk = sp.hstack([sp.csr_array(b[rows]) for b in blocks]).tocsr()
                 g = (chunk.T @ chunk).toarray()
-                s = chunk.sum(axis=0)
             else:
                 chunk = _concat_columns([b[rows, ...] for b in blocks], xp)
                 g = chunk.T @ chunk
-                s = xp.sum(chunk, axis=0)
             self.gram += xp.astype(xp.asarray(g, device=device), acc)
-            self.sums += xp.astype(xp.asarray(s, device=device), acc)
+            if self.with_sums:
+                s = chunk.sum(axis=0) if sparse else xp.sum(chunk, axis=0)
+                self.sums += xp.astype(xp.asarray(s, device=device), acc)
         self.n_samples += n_rows
         return self
 
@@ -114,7 +118,10 @@ class Moments:
             if other.widths != self.widths:
                 raise ValueError("Cannot merge moments of different block widths.")
             self.gram = self.gram + other.gram
-            self.sums = self.sums + other.sums
+            if self.sums is not None and other.sums is not None:
+                self.sums = self.sums + other.sums
+            else:
+                self.sums = None
         self.n_samples += other.n_samples
         return self
 

@@ -20,7 +20,13 @@ from sklearn.utils.validation import (
 
 from ._moments import Moments
 from .metrics._dimension import eigenvalue_dimension
-from .utils._array_api import from_host, namespace_and_device, to_host
+from .utils._array_api import (
+    accumulation_dtype,
+    check_same_namespace,
+    from_host,
+    namespace_and_device,
+    to_host,
+)
 
 __all__ = ["FeatureSpectrum"]
 
@@ -160,8 +166,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if solver == "auto":
             solver = "dual" if p > n else "gram"
         self._moments = None
+        self.__dict__.pop("_eigenpairs", None)
         if solver == "gram":
-            self._moments = Moments().update(X)
+            self._moments = Moments(with_sums=False).update(X)
             self._solve_gram(X)
         elif solver == "dual":
             lam, V = _dual_eigh(X)
@@ -170,7 +177,6 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             s, Vt = _host_svd(X)
             self._set_spectrum(s**2 / n, Vt.T, X)
         self.n_samples_seen_ = n
-        self._fit_solver = solver
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -180,7 +186,11 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Accumulates ``X^T X`` and the sample count (float64), then solves the
         ``p x p`` eigenproblem, so that after any sequence of chunks the fitted
         attributes equal those of ``fit`` on all rows (Gram route) to float
-        rounding.
+        rounding.  Streaming always takes the Gram route, whatever ``solver``
+        says.  It continues an earlier ``partial_fit`` or ``fit``; after a
+        ``"dual"`` or ``"svd"`` fit, ``X^T X`` is first rebuilt from all
+        ``rank_`` eigenpairs (exact up to the eigenvalues below the numerical
+        rank threshold).
 
         Parameters
         ----------
@@ -195,23 +205,15 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             The updated estimator.
         """
         first_call = not hasattr(self, "n_samples_seen_")
-        if self.solver in ("dual", "svd"):
-            raise ValueError(
-                f"partial_fit accumulates X^T X and needs solver='gram' or 'auto'; "
-                f"got solver={self.solver!r}."
-            )
-        if not first_call and getattr(self, "_moments", None) is None:
-            raise ValueError(
-                f"This FeatureSpectrum was fitted with solver={self._fit_solver!r}, "
-                "which keeps no running X^T X; partial_fit cannot continue it. "
-                "Fit with solver='gram', or start afresh with partial_fit."
-            )
+        if not first_call:
+            check_same_namespace(X, self, attribute="components_", method="partial_fit")
         X = self._validate(X, reset=first_call, min_samples=1)
         if first_call:
-            self._moments = Moments()
+            self._moments = Moments(with_sums=False)
+        elif self._moments is None:
+            self._moments = self._moments_from_eigenpairs()
         self._moments.update(X)
         self.n_samples_seen_ = self._moments.n_samples
-        self._fit_solver = "gram"
         self._solve_gram(X)
         return self
 
@@ -230,6 +232,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             training sample.  Same namespace, device and dtype as ``X``.
         """
         check_is_fitted(self)
+        check_same_namespace(X, self, attribute="components_", method="transform")
         X = self._validate(X, reset=False, min_samples=1)
         xp, _ = namespace_and_device(X)
         W = xp.astype(self.components_, X.dtype).T / xp.sqrt(
@@ -254,6 +257,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             Features reconstructed from the kept eigenpairs.
         """
         check_is_fitted(self)
+        check_same_namespace(
+            X, self, attribute="components_", method="inverse_transform"
+        )
         xp, _ = namespace_and_device(X)
         X = _check_float_matrix(X, xp, "inverse_transform")
         if X.shape[1] != self.n_components_:
@@ -293,6 +299,11 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # -- internals ---------------------------------------------------------
 
     def _validate(self, X, *, reset, min_samples):
+        if getattr(getattr(X, "dtype", None), "kind", None) in ("U", "S"):
+            # numpy would parse numeric strings silently; features are numbers.
+            raise TypeError(
+                f"Phi must hold numbers, not strings (got dtype {X.dtype})."
+            )
         xp, _ = namespace_and_device(X) if not sp.issparse(X) else (np, None)
         return validate_data(
             self,
@@ -304,8 +315,8 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
 
     def _solve_gram(self, X):
-        G = to_host(self._moments.gram, namespace_and_device(self._moments.gram)[0])
-        G /= self._moments.n_samples
+        xp, _ = namespace_and_device(self._moments.gram)
+        G = to_host(self._moments.gram, xp) / self._moments.n_samples
         lam, V = np.linalg.eigh(G)
         self._set_spectrum(lam[::-1], V[:, ::-1], X)
 
@@ -323,15 +334,33 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "zero, or zero to working precision); there is no spectrum to fit."
             )
         k = self._n_kept(lam[:rank], min(n, p))
-        V = V[:, :k]
+        V_all, V = V, V[:, :k]
         # Deterministic sign: the entry of largest magnitude of each v_k is > 0.
         pivot = np.argmax(np.abs(V), axis=0)
         V = V * np.sign(V[pivot, np.arange(k)])
+        if self._moments is None:
+            # Kept so that partial_fit can rebuild X^T X after a dual/svd fit.
+            self._eigenpairs = (lam[:rank], V_all[:, :rank])
         self.rank_ = rank
         self.n_components_ = k
         self.effective_dimension_ = eigenvalue_dimension(lam[:rank])
         self.eigenvalues_ = from_host(lam[:k], xp, device, X.dtype)
         self.components_ = from_host(V.T, xp, device, X.dtype)
+
+    def _moments_from_eigenpairs(self):
+        lam, V = self._eigenpairs
+        xp, device = namespace_and_device(self.components_)
+        moments = Moments(with_sums=False)
+        moments.gram = from_host(
+            (V * (lam * self.n_samples_seen_)) @ V.T,
+            xp,
+            device,
+            accumulation_dtype(xp, device),
+        )
+        moments.n_samples = self.n_samples_seen_
+        moments.widths = (V.shape[0],)
+        del self._eigenpairs
+        return moments
 
     def _n_kept(self, lam, max_components):
         rank = lam.size

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..utils._array_api import namespace_and_device, to_host
+from skfeat.utils._array_api import namespace_and_device, to_host
 
 __all__ = ["check_vector"]
 

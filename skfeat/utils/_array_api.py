@@ -13,11 +13,13 @@ import scipy.sparse as sp
 from sklearn.utils._array_api import (
     _convert_to_numpy,
     _max_precision_float_dtype,
+    check_same_namespace,
     get_namespace_and_device,
 )
 
 __all__ = [
     "accumulation_dtype",
+    "check_same_namespace",
     "from_host",
     "is_numpy_namespace",
     "namespace_and_device",
@@ -53,7 +55,9 @@ def accumulation_dtype(xp, device):
 def to_host(array, xp):
     """Return ``array`` as a float64 numpy array on the host.
 
-    Only ever called on small (p x p, k x p, or a few columns) results.
+    Only ever called on small (p x p, k x p, or a few columns) results.  A
+    float64 numpy input comes back as is (no copy): do not modify the result
+    in place.
     """
     if sp.issparse(array):
         return np.asarray(array.toarray(), dtype=np.float64)
