@@ -16,6 +16,7 @@ accumulator of the widest float dtype the device supports (float64 almost
 everywhere), which keeps the summation error of long streams down.
 """
 
+import numpy as np
 import scipy.sparse as sp
 
 from .utils._array_api import accumulation_dtype, namespace_and_device
@@ -93,17 +94,33 @@ class Moments:
             self.gram = xp.zeros((d, d), dtype=acc, device=device)
             if self.with_sums:
                 self.sums = xp.zeros((d,), dtype=acc, device=device)
-        for rows in row_chunks(n_rows, sum(widths), self.chunk_rows):
-            if sparse:
-                chunk = sp.hstack([sp.csr_array(b[rows]) for b in blocks]).tocsr()
-                g = (chunk.T @ chunk).toarray()
-            else:
-                chunk = _concat_columns([b[rows, ...] for b in blocks], xp)
-                g = chunk.T @ chunk
-            self.gram += xp.astype(xp.asarray(g, device=device), acc)
-            if self.with_sums:
-                s = chunk.sum(axis=0) if sparse else xp.sum(chunk, axis=0)
-                self.sums += xp.astype(xp.asarray(s, device=device), acc)
+        gram = xp.zeros_like(self.gram)
+        sums = xp.zeros_like(self.sums) if self.with_sums else None
+        # Non-finite input is reported below, from the sums, not as a warning.
+        with np.errstate(invalid="ignore", over="ignore"):
+            for rows in row_chunks(n_rows, sum(widths), self.chunk_rows):
+                if sparse:
+                    chunk = sp.hstack([sp.csr_array(b[rows]) for b in blocks])
+                    chunk = chunk.tocsr()
+                    g = (chunk.T @ chunk).toarray()
+                else:
+                    chunk = _concat_columns([b[rows, ...] for b in blocks], xp)
+                    g = chunk.T @ chunk
+                gram += xp.astype(xp.asarray(g, device=device), acc)
+                if self.with_sums:
+                    s = chunk.sum(axis=0) if sparse else xp.sum(chunk, axis=0)
+                    sums += xp.astype(xp.asarray(s, device=device), acc)
+        # NaN or infinity anywhere in the rows reaches the d x d sums: checking
+        # them is as strict as checking the data, at a cost of d^2 not n*d.
+        # The accumulator is only touched once the update is known clean.
+        if not bool(xp.all(xp.isfinite(gram))):
+            raise ValueError(
+                "Input contains NaN or infinity (or values so large that their "
+                "squares overflow)."
+            )
+        self.gram += gram
+        if self.with_sums:
+            self.sums += sums
         self.n_samples += n_rows
         return self
 

@@ -4,6 +4,7 @@ import warnings
 from numbers import Integral
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
@@ -160,11 +161,16 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : FeatureSpectrum
             The fitted estimator.
         """
-        X = self._validate(X, reset=True, min_samples=2)
+        # The Gram route checks finiteness on X^T X (see Moments.update).
+        X = self._validate(
+            X, reset=True, min_samples=2, finite=self.solver in ("dual", "svd")
+        )
         n, p = X.shape
         solver = self.solver
         if solver == "auto":
             solver = "dual" if p > n else "gram"
+        if solver == "dual":
+            X = self._validate(X, reset=False, min_samples=2)
         self._moments = None
         self.__dict__.pop("_eigenpairs", None)
         if solver == "gram":
@@ -207,7 +213,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         first_call = not hasattr(self, "n_samples_seen_")
         if not first_call:
             check_same_namespace(X, self, attribute="components_", method="partial_fit")
-        X = self._validate(X, reset=first_call, min_samples=1)
+        X = self._validate(X, reset=first_call, min_samples=1, finite=False)
         if first_call:
             self._moments = Moments(with_sums=False)
         elif self._moments is None:
@@ -233,12 +239,17 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self)
         check_same_namespace(X, self, attribute="components_", method="transform")
-        X = self._validate(X, reset=False, min_samples=1)
+        X = self._validate(X, reset=False, min_samples=1, finite=False)
         xp, _ = namespace_and_device(X)
         W = xp.astype(self.components_, X.dtype).T / xp.sqrt(
             xp.astype(self.eigenvalues_, X.dtype)
         )
-        return X @ W
+        with np.errstate(invalid="ignore", over="ignore"):
+            E = X @ W
+        # NaN/inf in X propagate to E: checking the m x k result is cheaper.
+        if not bool(xp.all(xp.isfinite(E))):
+            raise ValueError("Input X contains NaN or infinity.")
+        return E
 
     def inverse_transform(self, X):
         """Map eigenfunction values back to feature space.
@@ -298,7 +309,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # -- internals ---------------------------------------------------------
 
-    def _validate(self, X, *, reset, min_samples):
+    def _validate(self, X, *, reset, min_samples, finite=True):
         if getattr(getattr(X, "dtype", None), "kind", None) in ("U", "S"):
             # numpy would parse numeric strings silently; features are numbers.
             raise TypeError(
@@ -312,12 +323,16 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             accept_sparse=("csr", "csc"),
             dtype=[xp.float64, xp.float32],
             ensure_min_samples=min_samples,
+            ensure_all_finite=finite,
         )
 
     def _solve_gram(self, X):
         xp, _ = namespace_and_device(self._moments.gram)
         G = to_host(self._moments.gram, xp) / self._moments.n_samples
-        lam, V = np.linalg.eigh(G)
+        # Divide and conquer: the fastest LAPACK driver for all eigenpairs.
+        lam, V = scipy.linalg.eigh(
+            G, driver="evd", overwrite_a=True, check_finite=False
+        )
         self._set_spectrum(lam[::-1], V[:, ::-1], X)
 
     def _set_spectrum(self, lam, V, X):
