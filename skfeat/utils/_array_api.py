@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._array_api import (
     _convert_to_numpy,
+    _is_numpy_namespace,
     _max_precision_float_dtype,
     check_same_namespace,
     get_namespace_and_device,
@@ -43,8 +44,8 @@ def namespace_and_device(*arrays):
 
 
 def is_numpy_namespace(xp):
-    """Whether ``xp`` is numpy (or its array-api-compat wrapper)."""
-    return xp.__name__ in {"numpy", "array_api_compat.numpy", "numpy.array_api"}
+    """Whether ``xp`` is numpy (or an array-api-compat wrapper of it)."""
+    return _is_numpy_namespace(xp)
 
 
 def accumulation_dtype(xp, device):
