@@ -338,3 +338,80 @@ def test_bad_input_raises_clear_error(data, call, error, match):
         warnings.simplefilter("error")
         with pytest.raises(error, match=match):
             call(E, labels, F)
+
+
+# -- FeatureSpectrum convenience methods: same formulas, one pass over Phi ------
+
+
+@pytest.fixture
+def fitted():
+    rng = np.random.default_rng(3)
+    labels = np.tile([0, 1, 2], 40)
+    Phi = one_hot(labels) @ rng.normal(size=(3, 7)) + rng.normal(size=(120, 7))
+    F = Phi @ rng.normal(size=(7, 3))
+    spectrum = FeatureSpectrum(n_components=5).fit(Phi[:80])
+    return spectrum, Phi[80:], labels[80:], F[80:]
+
+
+def test_spectrum_methods_equal_functions_on_transform(fitted):
+    from skfeat.metrics import cka_mf
+
+    spectrum, Phi, labels, F = fitted
+    E = spectrum.transform(Phi)
+    np.testing.assert_allclose(
+        spectrum.quality(Phi, labels), cumulative_quality(E, labels), atol=1e-10
+    )
+    np.testing.assert_allclose(
+        spectrum.quality(Phi, labels, target="centered"),
+        cumulative_quality(E, labels, target="centered"),
+        atol=1e-10,
+    )
+    np.testing.assert_allclose(
+        spectrum.utility(Phi, F), cumulative_utility(E, F), atol=1e-10
+    )
+    res = spectrum.measures(Phi, labels, outputs=F)
+    np.testing.assert_allclose(
+        res.feature_quality, feature_quality(E, labels), atol=1e-10
+    )
+    np.testing.assert_allclose(res.feature_utility, feature_utility(E, F), atol=1e-10)
+    assert res.cka_mf == pytest.approx(cka_mf(Phi, F), abs=1e-12)
+    assert spectrum.score(Phi, labels) == pytest.approx(
+        cumulative_quality(E, labels)[2] / 3, abs=1e-10
+    )
+
+
+def test_spectrum_methods_sparse_and_errors(fitted):
+    import scipy.sparse as sp
+
+    spectrum, Phi, labels, F = fitted
+    np.testing.assert_allclose(
+        spectrum.quality(sp.csr_array(Phi), labels),
+        spectrum.quality(Phi, labels),
+        atol=1e-10,
+    )
+    with pytest.raises(ValueError, match="features"):
+        spectrum.quality(Phi[:, :3], labels)
+    with pytest.raises(ValueError, match="same number"):
+        spectrum.utility(Phi, F[:-1])
+    with pytest.raises(ValueError, match="needs the targets"):
+        spectrum.score(Phi, None)
+    with pytest.raises(ValueError, match="target"):
+        spectrum.quality(Phi, labels, target="x")
+
+
+def test_measures_never_form_a_sample_by_sample_array():
+    import tracemalloc
+
+    from skfeat.metrics import cka_mf
+
+    rng = np.random.default_rng(4)
+    m = 20_000  # an m x m float64 array would be 3.2 GB
+    Phi = rng.normal(size=(m, 8))
+    F = Phi[:, :2] + 0.1 * rng.normal(size=(m, 2))
+    labels = rng.integers(0, 3, size=m)
+    tracemalloc.start()
+    projection_measures(Phi, labels, outputs=F)
+    cka_mf(Phi, F)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * Phi.nbytes
