@@ -11,6 +11,22 @@ from hypothesis import strategies as st
 from skfeat.metrics import cka_mf, feature_regime, linear_cka
 
 
+def as_backend(name):
+    """A converter numpy -> backend; CUDA only where a GPU is present."""
+    module = pytest.importorskip(name.split("-")[0])
+    if name == "torch-cuda":
+        if not module.cuda.is_available():
+            pytest.skip("no CUDA GPU")
+
+        class Cuda:
+            @staticmethod
+            def asarray(a):
+                return module.asarray(a, device="cuda")
+
+        return Cuda
+    return module
+
+
 def naive_cka_kernels(K, L):
     """CKA of two m x m kernels with the explicit centring matrix H."""
     m = K.shape[0]
@@ -104,9 +120,9 @@ def test_planted_extended_feature_regime(rng):
     assert feature_regime(Phi, outputs, threshold=1.0) == "MF"
 
 
-@pytest.mark.parametrize("backend", ["array_api_strict", "torch"])
+@pytest.mark.parametrize("backend", ["array_api_strict", "torch", "torch-cuda"])
 def test_array_api_backends_match_numpy(rng, backend):
-    xp = pytest.importorskip(backend)
+    xp = as_backend(backend)
     Phi, F = rng.normal(size=(40, 6)), rng.normal(size=(40, 2))
     with sklearn.config_context(array_api_dispatch=True):
         got = cka_mf(xp.asarray(Phi), xp.asarray(F))

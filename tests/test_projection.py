@@ -20,6 +20,22 @@ from skfeat.metrics import (
 # -- naive reference: explicit projector matrices, QR, matrix_rank -----------
 
 
+def as_backend(name):
+    """A converter numpy -> backend; CUDA only where a GPU is present."""
+    module = pytest.importorskip(name.split("-")[0])
+    if name == "torch-cuda":
+        if not module.cuda.is_available():
+            pytest.skip("no CUDA GPU")
+
+        class Cuda:
+            @staticmethod
+            def asarray(a):
+                return module.asarray(a, device="cuda")
+
+        return Cuda
+    return module
+
+
 def naive_basis(Y):
     """Orthonormal basis of span(Y) (dense SVD, numpy's matrix_rank rule)."""
     Y = np.asarray(Y, dtype=np.float64)
@@ -254,9 +270,9 @@ def test_outputs_rotation_invariance(data):
 # -- backends ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["array_api_strict", "torch"])
+@pytest.mark.parametrize("backend", ["array_api_strict", "torch", "torch-cuda"])
 def test_array_api_backends_match_numpy(data, backend):
-    xp = pytest.importorskip(backend)
+    xp = as_backend(backend)
     E, labels, rng = data
     F = rng.normal(size=(E.shape[0], 3))
     expected = projection_measures(E, labels, outputs=F)
@@ -343,14 +359,19 @@ def test_bad_input_raises_clear_error(data, call, error, match):
 # -- FeatureSpectrum convenience methods: same formulas, one pass over Phi ------
 
 
-@pytest.fixture
-def fitted():
+def spectrum_data():
+    """Training features, evaluation features, labels and outputs."""
     rng = np.random.default_rng(3)
     labels = np.tile([0, 1, 2], 40)
     Phi = one_hot(labels) @ rng.normal(size=(3, 7)) + rng.normal(size=(120, 7))
     F = Phi @ rng.normal(size=(7, 3))
-    spectrum = FeatureSpectrum(n_components=5).fit(Phi[:80])
-    return spectrum, Phi[80:], labels[80:], F[80:]
+    return Phi[:80], Phi[80:], labels[80:], F[80:]
+
+
+@pytest.fixture
+def fitted():
+    train, Phi, labels, F = spectrum_data()
+    return FeatureSpectrum(n_components=5).fit(train), Phi, labels, F
 
 
 def test_spectrum_methods_equal_functions_on_transform(fitted):
@@ -415,3 +436,15 @@ def test_measures_never_form_a_sample_by_sample_array():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 20 * Phi.nbytes
+
+
+def test_spectrum_measures_on_torch(fitted):
+    torch = pytest.importorskip("torch")
+    spectrum, Phi, labels, F = fitted
+    expected = spectrum.measures(Phi, labels, outputs=F)
+    with sklearn.config_context(array_api_dispatch=True):
+        train = torch.asarray(spectrum_data()[0])
+        est = FeatureSpectrum(n_components=5).fit(train)
+        got = est.measures(torch.asarray(Phi), labels, outputs=torch.asarray(F))
+    for key in ("cumulative_quality", "cumulative_utility", "cka_mf"):
+        np.testing.assert_allclose(got[key], expected[key], atol=1e-8)
