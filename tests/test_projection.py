@@ -448,3 +448,25 @@ def test_spectrum_measures_on_torch(fitted):
         got = est.measures(torch.asarray(Phi), labels, outputs=torch.asarray(F))
     for key in ("cumulative_quality", "cumulative_utility", "cka_mf"):
         np.testing.assert_allclose(got[key], expected[key], atol=1e-8)
+
+
+def test_tiny_samples_and_degenerate_targets_are_defined():
+    E = np.array([[1.0, 2.0], [1.0, -1.0]])
+    Q = cumulative_quality(E, [0, 1])
+    np.testing.assert_allclose(Q, [1.0, 2.0], atol=1e-12)
+    with pytest.warns(UserWarning, match="targets are zero"):
+        Q = cumulative_quality(E, np.full((2, 1), 3.0), target="centered")
+    np.testing.assert_array_equal(Q, [0.0, 0.0])
+    with pytest.warns(UserWarning, match="outputs are zero"):
+        U = cumulative_utility(E, np.zeros(2))
+    np.testing.assert_array_equal(U, [0.0, 0.0])
+
+
+def test_pandas_inputs():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(5)
+    E = rng.normal(size=(20, 3))
+    labels = np.array(list("abcd") * 5)
+    expected = cumulative_quality(E, labels)
+    got = cumulative_quality(pd.DataFrame(E), pd.Series(labels))
+    np.testing.assert_allclose(got, expected, atol=1e-14)

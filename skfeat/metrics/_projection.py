@@ -5,6 +5,8 @@ from the Gram matrix of ``[E | Y | F]`` accumulated in one pass over the rows
 (:class:`~skfeat.metrics._gram.GramBlocks`), then small float64 algebra.
 """
 
+import warnings
+
 import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import StrOptions, validate_params
@@ -102,10 +104,17 @@ def _outputs_block(outputs, E):
     return F
 
 
-def _profile(grams, gram_ee, gram_ez, z):
+def _profile(grams, gram_ee, gram_ez, z, name):
     """Per-feature and cumulative projections of E onto the span of block z."""
     gram_zz = grams.block(z, z)
     W = span_basis(gram_zz, grams.rtol(gram_zz.shape[0]))
+    if W.shape[1] == 0:
+        warnings.warn(
+            f"The {name} are zero on this sample: they span no function space, so "
+            "every projection onto it is 0.",
+            UserWarning,
+            stacklevel=4,
+        )
     q, cumulative = projection_profile(
         gram_ee, gram_ez, W, grams.rtol(gram_ee.shape[0])
     )
@@ -128,11 +137,11 @@ def _collect(grams, index, gram_ee, cross):
     """Bunch of the measures; ``cross(z)`` returns ``E^T Z`` for block ``z``."""
     result = Bunch()
     if "y" in index:
-        q, Q, rank = _profile(grams, gram_ee, cross(index["y"]), index["y"])
+        q, Q, rank = _profile(grams, gram_ee, cross(index["y"]), index["y"], "targets")
         result.update(feature_quality=q, cumulative_quality=Q, target_rank=rank)
     if "outputs" in index:
         z = index["outputs"]
-        u, U, rank = _profile(grams, gram_ee, cross(z), z)
+        u, U, rank = _profile(grams, gram_ee, cross(z), z, "outputs")
         result.update(feature_utility=u, cumulative_utility=U, output_rank=rank)
     return result
 
