@@ -156,3 +156,15 @@ def test_bad_input_raises_clear_error(rng, call, error, match):
         warnings.simplefilter("error")
         with pytest.raises(error, match=match):
             call(X, F)
+
+
+def test_cka_mf_invariances(rng):
+    Phi = rng.normal(size=(60, 5)) + 1.0
+    F = Phi[:, :2] @ rng.normal(size=(2, 3)) + 0.2 * rng.normal(size=(60, 3))
+    base = cka_mf(Phi, F)
+    R = np.linalg.qr(rng.normal(size=(5, 5)))[0]
+    A = rng.normal(size=(3, 3))  # any invertible mix of outputs: same span
+    assert cka_mf(4.0 * Phi @ R, F @ A) == pytest.approx(base, abs=1e-10)
+    perm = rng.permutation(60)
+    assert cka_mf(Phi[perm], F[perm]) == pytest.approx(base, abs=1e-10)
+    assert 0.0 <= base <= 1.0
