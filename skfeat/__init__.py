@@ -7,6 +7,15 @@ feature extractor (:mod:`skfeat.torch`, needs the ``torch`` extra).
 
 from ._spectrum import FeatureSpectrum
 from .metrics import effective_dimension, eigenvalue_dimension
+from .metrics import (
+    cka_mf,
+    cumulative_quality,
+    cumulative_utility,
+    feature_quality,
+    feature_regime,
+    feature_utility,
+    linear_cka,
+)
 
 __version__ = "0.1.0"
 
@@ -15,4 +24,11 @@ __all__ = [
     "__version__",
     "effective_dimension",
     "eigenvalue_dimension",
+    "cka_mf",
+    "cumulative_quality",
+    "cumulative_utility",
+    "feature_quality",
+    "feature_regime",
+    "feature_utility",
+    "linear_cka",
 ]
