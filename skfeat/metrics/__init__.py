@@ -9,6 +9,7 @@ from ._geometry import (
     numerical_rank,
     within_class_compression,
 )
+from ._layerwise import layerwise_report, plot_layerwise
 from ._linearity import target_linearity
 
 __all__ = [
@@ -21,4 +22,6 @@ __all__ = [
     "numerical_rank",
     "target_linearity",
     "within_class_compression",
+    "layerwise_report",
+    "plot_layerwise",
 ]

@@ -9,6 +9,9 @@ would otherwise surface as a silent NaN measure, or as a LAPACK error much later
 
 import numpy as np
 import scipy.sparse as sp
+from array_api_compat import array_namespace, is_array_api_obj
+from sklearn import get_config
+from sklearn.utils._array_api import _convert_to_numpy
 
 from skfeat._moments import row_chunks
 from skfeat.utils._array_api import _is_dask, namespace_and_device
@@ -27,17 +30,11 @@ def check_features(H, name="H"):
         dtype = H.dtype
         if np.dtype(dtype).kind not in "biuf":
             raise TypeError(f"{name} must hold real numbers; got dtype {dtype}.")
-    elif not hasattr(H, "__array_namespace__") or isinstance(H, np.ndarray):
-        try:
-            H = np.asarray(H)
-        except Exception as exc:  # ragged nested lists
-            raise ValueError(f"{name} could not be read as an array: {exc}") from exc
-        if H.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must hold real numbers; got dtype {H.dtype}.")
-        if H.dtype.kind != "f" or H.dtype == np.float16:
-            H = H.astype(np.float64)
-        xp, device = namespace_and_device(H)
     else:
+        foreign = is_array_api_obj(H) and not isinstance(H, np.ndarray)
+        if not (foreign and get_config()["array_api_dispatch"]):
+            # numpy, lists, or foreign arrays while array-API dispatch is off.
+            H = _host_numbers(H, name)
         xp, device = namespace_and_device(H)
         if not xp.isdtype(H.dtype, "real floating"):
             if not xp.isdtype(H.dtype, ("integral", "bool")):
@@ -52,15 +49,24 @@ def check_features(H, name="H"):
     return H, xp, device
 
 
+def _host_numbers(H, name):
+    try:
+        H = np.asarray(H)
+    except Exception as exc:  # ragged nested lists
+        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+    if H.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; got dtype {H.dtype}.")
+    if H.dtype.kind != "f" or H.dtype == np.float16:
+        H = H.astype(np.float64)
+    return H
+
+
 def labels_to_host(y, name="y"):
     """Return labels or targets ``y`` as a host numpy array (not cast to float)."""
     if _is_dask(y):
         y = y.compute()
-    if hasattr(y, "__array_namespace__") and not isinstance(y, np.ndarray):
-        from sklearn.utils._array_api import _convert_to_numpy
-
-        xp, _ = namespace_and_device(y)
-        y = _convert_to_numpy(y, xp)
+    if is_array_api_obj(y) and not isinstance(y, np.ndarray):
+        y = _convert_to_numpy(y, array_namespace(y))
     try:
         y = np.asarray(y)
     except Exception as exc:
