@@ -394,7 +394,8 @@ class ClassMoments:
         """
         if self._scatter is None:
             raise ValueError("No samples seen yet; call update(H, y) first.")
-        return _rank_from_gram(self._uncentred_gram(), threshold)
+        eps = max(self._eps, np.finfo(np.float64).eps)
+        return _rank_from_gram(self._uncentred_gram(), threshold, self.n_samples_, eps)
 
     def neural_collapse(self, weights=None):
         """NC1, NC2, NC3 and CDNV; see :func:`neural_collapse`.
@@ -582,8 +583,12 @@ def _cdnv(means, variances):
     return float(np.mean((variances[i] + variances[j]) / (2 * dist)))
 
 
-def _rank_from_gram(gram, threshold):
+def _rank_from_gram(gram, threshold, n_samples, eps):
     lam = np.clip(np.linalg.eigvalsh(gram)[::-1], 0.0, None)
+    # Eigenvalues of H^T H below the rank tolerance of FeatureSpectrum are
+    # rounding noise; their square roots (~ sqrt(eps) s_1 each) would
+    # otherwise add up to a visible share of the sum.
+    lam[lam <= lam[0] * max(n_samples, lam.size) * eps] = 0.0
     s = np.sqrt(lam)
     total = s.sum()
     if total == 0:
@@ -728,10 +733,12 @@ def numerical_rank(H, *, threshold=0.95):
     """
     H, xp, _ = check_features(H)
     moments = Moments()
+    eps = np.finfo(np.float64).eps
     for _, chunk in iter_row_blocks(H, xp, H.shape[1]):
         moments.update(chunk)
+        eps = max(eps, _eps_of(chunk.dtype, namespace_and_device(chunk)[0]))
     gram = to_host(moments.gram, namespace_and_device(moments.gram)[0])
-    return _rank_from_gram(gram, threshold)
+    return _rank_from_gram(gram, threshold, moments.n_samples, eps)
 
 
 @validate_params(

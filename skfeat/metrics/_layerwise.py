@@ -3,7 +3,7 @@
 from numbers import Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 from skfeat.metrics._blocks import labels_to_host
 from skfeat.metrics._geometry import ClassMoments
@@ -26,8 +26,8 @@ LAYERWISE_COLUMNS = (
 
 @validate_params(
     {
-        "extractor": [object],
-        "X": ["array-like"],
+        "extractor": [HasMethods(["extract"])],
+        "X": "no_validation",
         "y": ["array-like"],
         "threshold": [Interval(Real, 0, 1, closed="right")],
         "as_frame": ["boolean", None],
@@ -56,8 +56,8 @@ def layerwise_report(extractor, X, y, *, threshold=0.95, as_frame=None):
     extractor : object
         Anything with ``extract(X) -> {layer_name: array (n_samples, ...)}``,
         layers in depth order, e.g. :class:`skfeat.torch.FeatureExtractor`.
-    X : array-like
-        Inputs of the network.
+    X : object
+        Inputs of the network, passed unchanged to ``extractor.extract``.
     y : array-like of shape (n_samples,)
         Class labels (at least 2 classes).
     threshold : float, default=0.95
@@ -101,11 +101,6 @@ def layerwise_report(extractor, X, y, *, threshold=0.95, as_frame=None):
     """
     from skfeat._spectrum import FeatureSpectrum
 
-    if not callable(getattr(extractor, "extract", None)):
-        raise TypeError(
-            "extractor needs an extract(X) method returning {layer: features}; "
-            f"got {type(extractor).__name__}."
-        )
     y = labels_to_host(y)
     features = extractor.extract(X)
     if not features:
