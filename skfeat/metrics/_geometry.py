@@ -23,10 +23,11 @@ from dataclasses import asdict, dataclass
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, validate_params
 
 from skfeat._moments import Moments
-from skfeat.utils._array_api import from_host, namespace_and_device, to_host
+from skfeat.utils._array_api import _is_dask, from_host, namespace_and_device, to_host
 
 from ._blocks import check_features, check_rows, iter_row_blocks, labels_to_host
 from ._linearity import linearity_from_moments
@@ -145,9 +146,39 @@ class ClassMoments:
                 f"H has {p} features, but earlier updates had {self.n_features_}."
             )
         codes = self._encode(y)
-        width = p + len(np.unique(codes)) + 1
-        for rows, chunk in iter_row_blocks(H, xp, width, self.chunk_rows):
-            self._update_chunk(chunk, codes[rows])
+        present, first, local = np.unique(codes, return_index=True, return_inverse=True)
+        refs = self._refs[present].copy()
+        fresh = self._counts[present] == 0
+        if np.any(fresh):
+            # A class's reference is its first sample: then h - c_k is of the
+            # size of the within-class spread, and its scatter loses no digits.
+            refs[fresh] = _rows_to_host(H, xp, device, first[fresh])
+        # One Moments for the whole call: the products accumulate where H
+        # lives, and only one (p + K + 1)-square matrix comes to the host.
+        moments, K, refs_dev = Moments(), present.size, None
+        for rows, chunk in iter_row_blocks(H, xp, p + K + 1, self.chunk_rows):
+            cxp, cdev = namespace_and_device(chunk)
+            if refs_dev is None:
+                # float32 data: the references are rows of it, so exact.
+                refs_dev = from_host(refs, cxp, cdev, chunk.dtype)
+            codes_dev = cxp.asarray(local[rows], device=cdev)
+            shifted = chunk - cxp.take(refs_dev, codes_dev, axis=0)
+            onehot = cxp.astype(
+                codes_dev[:, None] == cxp.arange(K, device=cdev)[None, :], chunk.dtype
+            )
+            sq = cxp.sum(shifted * shifted, axis=1)[:, None]
+            moments.update(shifted, onehot, sq)
+            self._eps = max(self._eps, _eps_of(chunk.dtype, cxp))
+        G = to_host(moments.gram, namespace_and_device(moments.gram)[0])
+        counts = np.rint(np.diag(G[p : p + K, p : p + K])).astype(np.int64)
+        self._add(
+            present,
+            G[:p, :p],
+            G[p : p + K, :p],
+            counts,
+            G[p : p + K, p + K],
+            to_host(refs_dev, namespace_and_device(refs_dev)[0]),
+        )
         return self
 
     def merge(self, other):
@@ -187,38 +218,6 @@ class ClassMoments:
         )
         self._eps = max(self._eps, other._eps)
         return self
-
-    def _update_chunk(self, chunk, codes):
-        xp, device = namespace_and_device(chunk)
-        present, first, local = np.unique(codes, return_index=True, return_inverse=True)
-        fresh = self._counts[present] == 0
-        if np.any(fresh):
-            # A class's reference is its first sample: then h - c_k is of the
-            # size of the within-class spread, and its scatter loses no digits.
-            rows = xp.asarray(first[fresh], device=device)
-            self._refs[present[fresh]] = to_host(xp.take(chunk, rows, axis=0), xp)
-        # The subtracted references in the chunk's dtype (float32 rounds them);
-        # the chunk's moments are re-referenced exactly in float64 below.
-        refs = from_host(self._refs[present], xp, device, chunk.dtype)
-        local = xp.asarray(local, device=device)
-        shifted = chunk - xp.take(refs, local, axis=0)
-        onehot = xp.astype(
-            local[:, None] == xp.arange(present.size, device=device)[None, :],
-            chunk.dtype,
-        )
-        sq = xp.sum(shifted * shifted, axis=1)[:, None]
-        gram = Moments().update(shifted, onehot, sq).gram
-        G = to_host(gram, namespace_and_device(gram)[0])
-        p, K = chunk.shape[1], present.size
-        self._add(
-            present,
-            G[:p, :p],
-            G[p : p + K, :p],
-            np.rint(np.diag(G[p : p + K, p : p + K])).astype(np.int64),
-            G[p : p + K, p + K],
-            to_host(refs, xp),
-        )
-        self._eps = max(self._eps, _eps_of(chunk.dtype, xp))
 
     def _add(self, idx, scatter, sums, counts, sqnorms, refs):
         """Add moments taken relative to ``refs`` to classes ``idx``."""
@@ -498,7 +497,9 @@ class ClassMoments:
 class NeuralCollapse:
     """Neural-collapse measures of one layer (all 0 at perfect collapse).
 
-    Attributes
+    Returned by :func:`neural_collapse`; ``to_dict()`` gives a plain dict.
+
+    Parameters
     ----------
     nc1 : float
         Within-class variability relative to between-class:
@@ -515,6 +516,13 @@ class NeuralCollapse:
         model's prediction; None without predictions.
     cdnv : float
         Class-distance normalised variance, averaged over pairs of classes.
+
+    Examples
+    --------
+    >>> from skfeat.metrics import NeuralCollapse
+    >>> nc = NeuralCollapse(0.1, 0.0, 0.2, None, None, 0.05)
+    >>> nc.nc1, nc.to_dict()["cdnv"]
+    (0.1, 0.05)
     """
 
     nc1: float
@@ -596,6 +604,15 @@ def _rank_from_gram(gram, threshold, n_samples, eps):
     share = np.cumsum(s) / total
     # A small tolerance so that threshold=1 is reached despite rounding.
     return int(min(np.searchsorted(share, threshold * (1 - 1e-12)) + 1, s.size))
+
+
+def _rows_to_host(H, xp, device, index):
+    """Rows ``index`` of ``H`` as host float64 (the class references)."""
+    if sp.issparse(H):
+        return np.asarray(H[index].toarray(), dtype=np.float64)
+    if _is_dask(H):
+        return np.asarray(H[index].compute(), dtype=np.float64)
+    return to_host(xp.take(H, xp.asarray(index, device=device), axis=0), xp)
 
 
 def _eps_of(dtype, xp):
