@@ -1,5 +1,6 @@
 """Feature-learning measures and scikit-learn scorers."""
 
+from ._cka import cka_mf, feature_regime, linear_cka
 from ._dimension import effective_dimension, eigenvalue_dimension
 from ._geometry import (
     ClassMoments,
@@ -11,10 +12,25 @@ from ._geometry import (
 )
 from ._layerwise import layerwise_report, plot_layerwise
 from ._linearity import target_linearity
+from ._projection import (
+    cumulative_quality,
+    cumulative_utility,
+    feature_quality,
+    feature_utility,
+    projection_measures,
+)
 
 __all__ = [
     "effective_dimension",
     "eigenvalue_dimension",
+    "cka_mf",
+    "cumulative_quality",
+    "cumulative_utility",
+    "feature_quality",
+    "feature_regime",
+    "feature_utility",
+    "linear_cka",
+    "projection_measures",
     "ClassMoments",
     "NeuralCollapse",
     "between_class_discrimination",
