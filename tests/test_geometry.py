@@ -432,7 +432,7 @@ def test_layerwise_report_columns_and_values():
     assert isinstance(report, pd.DataFrame)
     assert list(report.columns) == [
         "layer", "depth", "p", "compression", "discrimination",
-        "numerical_rank", "nc1", "target_linearity", "D_lambda",
+        "numerical_rank", "nc1", "target_linearity", "D_lambda", "Q_C",
     ]  # fmt: skip
     assert report["layer"].tolist() == ["layer0", "layer1", "layer2"]
     # Shrinking the within-class part by s scales compression by s^2.

@@ -21,6 +21,7 @@ LAYERWISE_COLUMNS = (
     "nc1",
     "target_linearity",
     "D_lambda",
+    "Q_C",
 )
 
 
@@ -49,7 +50,12 @@ def layerwise_report(extractor, X, y, *, threshold=0.95, as_frame=None):
     - ``nc1``: NC1 of :func:`neural_collapse`;
     - ``target_linearity``: :func:`target_linearity` of the labels;
     - ``D_lambda``: effective dimension of the eigenvalue spectrum
-      (``FeatureSpectrum().fit(H).effective_dimension_``).
+      (``FeatureSpectrum().fit(H).effective_dimension_``);
+    - ``Q_C``: cumulative quality ``Q(C)`` of the first ``C`` eigenfunctions
+      (``C`` = number of classes) for the one-hot labels
+      (:func:`cumulative_quality`), in ``[0, C]``; ``C`` when the first ``C``
+      eigenfunctions span the label indicators.  Eigenfunctions and labels are
+      those of the sample ``X``.
 
     Parameters
     ----------
@@ -100,6 +106,7 @@ def layerwise_report(extractor, X, y, *, threshold=0.95, as_frame=None):
     True
     """
     from skfeat._spectrum import FeatureSpectrum
+    from skfeat.metrics._projection import cumulative_quality
 
     y = labels_to_host(y)
     features = extractor.extract(X)
@@ -109,6 +116,9 @@ def layerwise_report(extractor, X, y, *, threshold=0.95, as_frame=None):
     for depth, (layer, H) in enumerate(features.items(), start=1):
         H = _flatten(H)
         moments = ClassMoments().update(H, y)
+        spectrum = FeatureSpectrum().fit(H)
+        quality = cumulative_quality(spectrum.transform(H), y)
+        n_classes = moments.classes_.size
         rows.append(
             {
                 "layer": layer,
@@ -119,7 +129,8 @@ def layerwise_report(extractor, X, y, *, threshold=0.95, as_frame=None):
                 "numerical_rank": moments.numerical_rank(threshold),
                 "nc1": moments.neural_collapse().nc1,
                 "target_linearity": moments.target_linearity(),
-                "D_lambda": float(FeatureSpectrum().fit(H).effective_dimension_),
+                "D_lambda": float(spectrum.effective_dimension_),
+                "Q_C": float(quality[min(n_classes, quality.size) - 1]),
             }
         )
     if as_frame is None:
