@@ -79,7 +79,7 @@ accuracy = np.mean(predicted == y_test)
 print(f"training loss {loss.item():.2e}, test accuracy {accuracy:.3f}")
 
 after = layerwise_report(ReLUOutputs(net), X_test, y_test)
-columns = ["layer", "target_linearity", "compression", "nc1", "D_lambda"]
+columns = ["layer", "target_linearity", "compression", "nc1", "D_lambda", "Q_C"]
 print("before training\n", before[columns].round(3).to_string(index=False))
 print("after training\n", after[columns].round(3).to_string(index=False))
 slope = np.polyfit(after["depth"], after["target_linearity"], 1)[0]
