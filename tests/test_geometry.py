@@ -259,6 +259,30 @@ def test_streaming_equals_batch_with_classes_arriving_late():
     _assert_same(small, H, y)
 
 
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    cuts=st.lists(st.integers(1, 39), max_size=5, unique=True),
+    offset=st.sampled_from([0.0, 1e3]),
+)
+def test_any_chunking_and_merge_order_equals_batch(seed, cuts, offset):
+    H, y = blobs(n=40, p=4, K=3, seed=seed, offset=1.0)
+    H = H + offset
+    bounds = [0, *sorted(cuts), 40]
+    parts = [
+        ClassMoments().update(H[a:b], y[a:b]) for a, b in zip(bounds[:-1], bounds[1:])
+    ]
+    merged = ClassMoments()
+    for part in parts[::-1]:
+        merged.merge(part)
+    ref = naive_geometry(H, y)
+    assert merged.within_class_compression() == pytest.approx(
+        ref["compression"], rel=1e-8
+    )
+    assert merged.neural_collapse().nc1 == pytest.approx(ref["nc1"], rel=1e-6)
+    np.testing.assert_array_equal(merged.counts_, np.bincount(y))
+
+
 def test_merge_equals_batch():
     H, y = blobs(n=60, K=3, seed=6, offset=50.0)
     parts = [ClassMoments().update(H[i::3], y[i::3]) for i in range(3)]
@@ -326,8 +350,10 @@ def test_torch_without_dispatch_and_dask():
     assert within_class_compression(
         torch.asarray(H), torch.asarray(y)
     ) == pytest.approx(ref)
-    Hd = da.from_array(H, chunks=(17, 6))
+    Hd = da.from_array(H, chunks=(17, 4))  # row and column blocks
     assert within_class_compression(Hd, y) == pytest.approx(ref, rel=1e-10)
+    streamed = ClassMoments().update(Hd[:50], y[:50]).update(H[50:], y[50:])
+    _assert_same(streamed, H, y)
     assert (
         neural_collapse(Hd, y, predictions=y).nc4
         == neural_collapse(H, y, predictions=y).nc4
@@ -396,6 +422,18 @@ def test_bad_weights_predictions_and_features():
         ClassMoments().within_class_compression()
     with pytest.raises(ValueError, match="threshold"):
         numerical_rank(H, threshold=0.0)
+
+
+def test_failed_update_leaves_the_state_unchanged():
+    H, y = blobs(seed=3)
+    acc = ClassMoments().update(H[:40], y[:40])
+    before = acc.within_class_compression()
+    bad = H[40:].copy()
+    bad[-1, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        acc.update(bad, y[40:])
+    assert acc.within_class_compression() == before
+    assert acc.n_samples_ == 40
 
 
 def test_input_is_not_mutated():

@@ -146,6 +146,8 @@ class ClassMoments:
                 f"H has {p} features, but earlier updates had {self.n_features_}."
             )
         codes = self._encode(y)
+        if _is_dask(H):
+            return self.merge(_dask_moments(H, y, self.chunk_rows))
         present, first, local = np.unique(codes, return_index=True, return_inverse=True)
         refs = self._refs[present].copy()
         fresh = self._counts[present] == 0
@@ -604,6 +606,36 @@ def _rank_from_gram(gram, threshold, n_samples, eps):
     share = np.cumsum(s) / total
     # A small tolerance so that threshold=1 is reached despite rounding.
     return int(min(np.searchsorted(share, threshold * (1 - 1e-12)) + 1, s.size))
+
+
+def _block_moments(block, y, chunk_rows):
+    return ClassMoments(chunk_rows=chunk_rows).update(block, y)
+
+
+def _merged(left, right):
+    return left.merge(right)
+
+
+def _dask_moments(H, y, chunk_rows):
+    """Moments of a dask array: one accumulator per row block, tree-merged.
+
+    Each block's moments are computed by a dask task where the block lives;
+    pairs of accumulators are then merged in a binary tree, so the graph
+    parallelises and at most a few ``p x p`` matrices exist at once.
+    """
+    from dask import delayed
+
+    parts, start = [], 0
+    for i, height in enumerate(H.chunks[0]):
+        if height:
+            rows = y[start : start + height]
+            parts.append(delayed(_block_moments)(H.blocks[i], rows, chunk_rows))
+        start += height
+    while len(parts) > 1:
+        pairs = zip(parts[::2], parts[1::2])
+        merged = [delayed(_merged)(a, b) for a, b in pairs]
+        parts = merged + parts[len(merged) * 2 :]
+    return parts[0].compute()
 
 
 def _rows_to_host(H, xp, device, index):
