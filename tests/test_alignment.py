@@ -135,7 +135,7 @@ def _naive_pearson(A, B):
 
 
 def _weight(model, layer):
-    w = dict(model.named_modules())[layer].weight.detach().double()
+    w = dict(model.named_modules())[layer].weight.detach().double().clone()
     return w.reshape(w.shape[0], -1).numpy()
 
 
