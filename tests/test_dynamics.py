@@ -9,6 +9,7 @@ torch = pytest.importorskip("torch")
 
 from skfeat.torch import (  # noqa: E402
     VirtualCovariance,
+    agop,
     feature_learning_equation,
     neural_feature_matrix,
     weight_gram,
@@ -160,6 +161,8 @@ def test_feature_learning_equation_over_a_run():
             opt.step()
             with torch.no_grad():  # evaluation passes are not recorded
                 model(X)
+            # nor are skfeat's own backwards (AGOP per output unit)
+            agop(model, X, "2")
     end = _weight(model, "2")
     change = end.T @ end - start.T @ start
     vc_sum = vc.covariances_["2"]

@@ -36,6 +36,7 @@ leading dimensions (sequences) is treated the same way, position by position.
 
 import difflib
 import math
+import threading
 import warnings
 from numbers import Integral, Real
 
@@ -53,6 +54,16 @@ __all__ = [
 
 # The layer kinds whose weight is a matrix acting on inputs or on patches.
 _LAYER_TYPES = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+
+
+# Set while skfeat runs its own measurement passes, so that recorders of the
+# user's training steps (VirtualCovariance) do not count their backwards.
+_measuring = threading.local()
+
+
+def is_measuring():
+    """Whether the current thread is inside a skfeat measurement pass."""
+    return getattr(_measuring, "depth", 0) > 0
 
 
 def find_layer(model, layer):
@@ -195,6 +206,7 @@ def tangent_kernels(model, X, layers, batch_size):
     modes = {m: m.training for m in model.modules()}
     handles = []
     n_outputs = None
+    _measuring.depth = getattr(_measuring, "depth", 0) + 1
     try:
         model.eval()
         for name, module in modules.items():
@@ -236,6 +248,7 @@ def tangent_kernels(model, X, layers, batch_size):
                         kernels[name] += (rows.T @ rows).to(acc)
                 kept.clear()
     finally:
+        _measuring.depth -= 1
         for handle in handles:
             handle.remove()
         kept.clear()

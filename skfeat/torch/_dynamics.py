@@ -29,6 +29,7 @@ from ._alignment import (
     _positions_by_features,
     _to_numpy,
     find_layer,
+    is_measuring,
     matrix_correlation,
     neural_feature_matrix,
     weight_matrix,
@@ -111,9 +112,11 @@ class VirtualCovariance:
     :func:`feature_learning_equation`.
 
     Forward passes without gradient (evaluation under ``torch.no_grad()``)
-    are ignored; record only between ``optimizer.step()`` calls that follow
-    one backward each (gradient accumulation over several backwards before a
-    step is fine: the weight is unchanged between them).
+    and skfeat's own measurement passes (:func:`agop`,
+    :func:`alignment_per_layer`, ... called inside the block) are ignored.
+    Every other backward through a recorded layer counts, with the weight the
+    forward pass used (gradient accumulation over several backwards before
+    one ``optimizer.step()`` is fine: the weight is unchanged between them).
 
     Parameters
     ----------
@@ -283,6 +286,8 @@ class VirtualCovariance:
         def hook(module, inputs, output):
             if not (torch.is_grad_enabled() and output.requires_grad):
                 return  # evaluation pass: no step follows
+            if is_measuring():
+                return  # skfeat's own AGOP backwards are not training steps
             x_rows = _patches(inputs[0].detach(), module)
 
             def on_gradient(grad):
