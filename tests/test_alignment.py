@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import scipy.linalg
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
@@ -182,6 +184,30 @@ def test_sample_permutation_and_batch_size_invariance():
     np.testing.assert_allclose(agop(model, X.numpy(), "2", batch_size=5), G, rtol=1e-10)
 
 
+@settings(max_examples=15, deadline=None)
+@given(
+    n=st.integers(1, 10),
+    batch_size=st.integers(1, 12),
+    scale=st.floats(0.1, 10.0),
+    seed=st.integers(0, 2**16),
+)
+def test_batching_and_readout_scaling_properties(n, batch_size, scale, seed):
+    # Batching never changes the sums; scaling the read-out by s scales every
+    # gradient by s, so K and G by s^2, and leaves the NFA unchanged.
+    model, X = _mlp(seed=seed), _data((5,), n=n, seed=seed + 1)
+    K = tangent_kernel(model, X, "2", batch_size=n)
+    G = agop(model, X, "2", batch_size=batch_size)
+    W = _weight(model, "2")
+    np.testing.assert_allclose(G, W.T @ K @ W, rtol=1e-9, atol=1e-12)
+    nfa = nfa_correlation(model, X, "2")
+    with torch.no_grad():
+        model[4].weight.mul_(scale)
+        model[4].bias.mul_(scale)
+    K_scaled = tangent_kernel(model, X, "2", batch_size=batch_size)
+    np.testing.assert_allclose(K_scaled, scale**2 * K, rtol=1e-9, atol=1e-12)
+    assert nfa_correlation(model, X, "2") == pytest.approx(nfa, rel=1e-8, abs=1e-10)
+
+
 def test_inplace_relu_frozen_weights_and_float32():
     X = _data((5,))
     reference = tangent_kernel(_mlp(), X, "0")
@@ -344,6 +370,8 @@ def test_errors_are_clear():
         nfa_correlation(model, X, "0", centered=True, init_state={})
     with pytest.raises(ValueError, match="batch_size"):
         agop(model, X, "0", batch_size=0)
+    with pytest.raises(TypeError, match="one tensor"):
+        agop(_TupleModel(), X, "inner.0")
     with pytest.raises(TypeError, match="grouped"):
         agop(torch.nn.Conv2d(2, 2, 1, groups=2), _data((2, 3, 3)), "")
     # No hook is left behind, the mode is kept, the input is not modified.
@@ -353,6 +381,15 @@ def test_errors_are_clear():
     assert not any(m._forward_hooks for m in model.modules())
     assert all(m.training for m in model.modules())
     assert torch.equal(X, X_copy)
+
+
+class _TupleModel(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = _mlp()
+
+    def forward(self, x):
+        return self.inner(x), x
 
 
 def test_shared_layer_is_rejected():

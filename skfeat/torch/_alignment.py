@@ -219,13 +219,18 @@ def tangent_kernels(model, X, layers, batch_size):
                 kept.clear()
                 try:
                     outputs = model(batch)
-                except (RuntimeError, ValueError) as exc:
-                    if start > 0 or not str(exc):
+                except RuntimeError as exc:  # torch's shape / dtype mismatches
+                    if start > 0:
                         raise
                     raise ValueError(
                         f"The model could not run on X of shape {tuple(X.shape)} "
                         f"(wrong feature count?): {exc}"
                     ) from exc
+                if not isinstance(outputs, torch.Tensor):
+                    raise TypeError(
+                        "The model must return one tensor of outputs; got "
+                        f"{type(outputs).__name__} (wrap it to select the outputs)."
+                    )
                 outputs = outputs.reshape(outputs.shape[0], -1)
                 n_outputs = outputs.shape[1]
                 missing = [name for name in layers if name not in kept]

@@ -111,6 +111,11 @@ class VirtualCovariance:
     Gram over one step is ``VC_step`` plus the second-order term of
     :func:`feature_learning_equation`.
 
+    With momentum, weight decay or adaptive optimizers ``VC`` is still the sum
+    above, but the weight change has further terms: the equation then holds
+    only approximately.  A convolution keeps its unfolded input (``kh * kw``
+    times the input's size) from the forward pass until the backward.
+
     Forward passes without gradient (evaluation under ``torch.no_grad()``)
     and skfeat's own measurement passes (:func:`agop`,
     :func:`alignment_per_layer`, ... called inside the block) are ignored.
