@@ -12,6 +12,8 @@ Target (issue 7): the AGOP of the first layer of a 3-layer MLP (width 512) on
 
 Run by hand: ``python benchmarks/bench_alignment.py [--n 10000] [--threads 1]``.
 Each time is the best of ``--repeat`` runs (the machine is shared and noisy).
+On an oversubscribed machine use ``--threads 1``: with more intra-op threads
+than free cores torch's timings swing by large factors between calls.
 """
 
 import argparse

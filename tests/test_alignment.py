@@ -165,6 +165,26 @@ def test_kernel_and_agop_match_naive_loops(make, shape, layer):
     np.testing.assert_allclose(G, W.T @ K @ W, **tol)
 
 
+def test_conv1d_equals_the_same_conv2d():
+    # Conv1d(k) on (n, c, L) is Conv2d((1, k)) on (n, c, 1, L): same patches,
+    # same weight matrix, so the same K and AGOP.
+    torch.manual_seed(0)
+    conv1 = torch.nn.Conv1d(2, 3, 3, padding=1).double()
+    conv2 = torch.nn.Conv2d(2, 3, (1, 3), padding=(0, 1)).double()
+    with torch.no_grad():
+        conv2.weight.copy_(conv1.weight[:, :, None, :])
+        conv2.bias.copy_(conv1.bias)
+    model1 = torch.nn.Sequential(conv1, torch.nn.Tanh(), torch.nn.Flatten(1))
+    model2 = torch.nn.Sequential(conv2, torch.nn.Tanh(), torch.nn.Flatten(1))
+    X = _data((2, 5))
+    np.testing.assert_allclose(
+        agop(model1, X, "0"), agop(model2, X[:, :, None, :], "0"), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        agop(model2, X[:, :, None, :], "0"), _naive_agop(model2, X[:, :, None, :], "0")
+    )
+
+
 def test_linear_model_closed_form():
     # f(x) = V x: grad_a f_c = V[c], so G = n V^T V and K = n I.
     torch.manual_seed(0)
