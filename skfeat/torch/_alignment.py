@@ -351,7 +351,7 @@ def agop(model, X, layer, *, batch_size=256):
     pre-activation :func:`tangent_kernel` (spec section 6; a sum, no ``1/n``,
     despite the name).  It is computed as ``W^T K W`` from the gradients with
     respect to the layer's output: one backward pass per output unit per batch,
-    memory bounded by the batch.
+    memory bounded by the batch, in eval mode (see :func:`tangent_kernel`).
 
     For a convolution the weight is read as a ``d_out x (c_in * kh * kw)``
     matrix acting on unfolded patches (:func:`torch.nn.functional.unfold`
