@@ -1,0 +1,32 @@
+"""PyTorch tools: feature-learning dynamics from a network's weights and gradients.
+
+Needs the ``torch`` extra (``pip install skfeat[torch]``).
+"""
+
+try:
+    import torch  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised only without torch
+    raise ImportError(
+        "skfeat.torch needs PyTorch, which is not installed; install it with "
+        "`pip install skfeat[torch]` (or see https://pytorch.org)."
+    ) from exc
+
+from ._alignment import (
+    agop,
+    alignment_per_layer,
+    neural_feature_matrix,
+    nfa_correlation,
+    tangent_kernel,
+)
+from ._dynamics import VirtualCovariance, feature_learning_equation, weight_gram
+
+__all__ = [
+    "VirtualCovariance",
+    "agop",
+    "alignment_per_layer",
+    "feature_learning_equation",
+    "nfa_correlation",
+    "neural_feature_matrix",
+    "tangent_kernel",
+    "weight_gram",
+]
