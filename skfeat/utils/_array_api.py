@@ -19,6 +19,7 @@ from sklearn.utils._array_api import (
 __all__ = [
     "accumulation_dtype",
     "from_host",
+    "is_dask",
     "is_numpy_namespace",
     "namespace_and_device",
     "to_host",
@@ -70,3 +71,8 @@ def from_host(array, xp, device, dtype):
 
 def _is_dask(array):
     return type(array).__module__.startswith("dask.")
+
+
+def is_dask(array):
+    """Whether ``array`` is a dask array (computed by dask, not by ``xp``)."""
+    return _is_dask(array)
