@@ -6,6 +6,7 @@ feature extractor (:mod:`skfeat.torch`, needs the ``torch`` extra).
 """
 
 from ._spectrum import FeatureSpectrum
+from ._streaming import fit_from_batches
 from .metrics import effective_dimension, eigenvalue_dimension
 
 __version__ = "0.1.0"
@@ -15,4 +16,5 @@ __all__ = [
     "__version__",
     "effective_dimension",
     "eigenvalue_dimension",
+    "fit_from_batches",
 ]

@@ -225,7 +225,7 @@ def _blockwise_sum(X, block_function, shape):
         "bj" + extra,
         X,
         "bj",
-        new_axes={axis: size for axis, size in zip(extra, shape[1:])},
+        new_axes=dict(zip(extra, shape[1:])),
         adjust_chunks={"b": 1},
         dtype=np.float64,
     )

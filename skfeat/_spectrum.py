@@ -353,7 +353,8 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _solve_gram(self, X):
         G = to_host(self._moments.gram, namespace_and_device(self._moments.gram)[0])
-        G /= self._moments.n_samples
+        # Not in place: for float64 numpy, to_host returns the accumulator itself.
+        G = G / self._moments.n_samples
         lam, V = np.linalg.eigh(G)
         self._set_spectrum(lam[::-1], V[:, ::-1], X)
 
@@ -430,7 +431,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._set_spectrum(lam[:nc], V[:, :nc], X)
 
     def _validate_dask(self, X, *, reset, min_samples):
-        """Checks of ``validate_data`` for a dask array, without computing it."""
+        """Run the checks of ``validate_data`` on a dask array, lazily."""
         from sklearn.utils.validation import _check_feature_names, _check_n_features
 
         if X.ndim != 2:
