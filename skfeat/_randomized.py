@@ -33,7 +33,19 @@ float32, singular values ``s_j ~ 1/j``, so ``lambda_j ~ j^-2``; largest
 relative error of the top 10 eigenvalues, ``n_oversamples=10``; printed by
 ``benchmarks/bench_scale.py``):
 
-ACCURACY_TABLE
+========  ======  ==========  ===================
+n_iter    passes  rel. error  time vs full solver
+========  ======  ==========  ===================
+0         1       4e-1        65x faster
+1         2       2e-2        12x faster
+2         3       2e-3        7x faster
+3         4       1e-4        6x faster
+4         5       1e-5        5x faster (default)
+6         7       1e-7        4x faster
+========  ======  ==========  ===================
+
+(the full solver is the exact dual route, ``n x n`` Gram and ``eigh``;
+timings on 2 shared CPU cores, so only their order matters.)
 """
 
 import numpy as np
