@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import time
+import tracemalloc
 
 import numpy as np
 
@@ -78,6 +79,15 @@ def bench_streaming(n, p, repeat, tmp):
         f"{mb / t_partial:7.0f} MiB/s",
     )
     print("  ratio = streaming throughput / in-memory throughput (target >= 0.7)")
+    tracemalloc.start()
+    fit_from_batches(Xm, batch_size=batch)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(
+        f"  fit_from_batches peak traced memory {peak / 2**20:.1f} MiB "
+        f"(p^2 float64 = {p * p * 8 / 2**20:.1f} MiB, one batch = "
+        f"{batch * p * 4 / 2**20:.1f} MiB, data = {mb:.0f} MiB)"
+    )
 
 
 def bench_dask(n, p, repeat):

@@ -209,6 +209,12 @@ def _dask_concat(blocks):
             "The dask array has unknown chunk sizes; call "
             "X.compute_chunk_sizes() first."
         )
+    lengths = {int(b.shape[0]) for b in blocks}
+    if len(lengths) > 1:
+        raise ValueError(
+            f"Blocks have different numbers of rows: {sorted(lengths)}; they "
+            "must describe the same samples."
+        )
     parts = [b if is_dask(b) else da.from_array(b, chunks=(rows, -1)) for b in blocks]
     X = parts[0] if len(parts) == 1 else da.concatenate(parts, axis=1)
     # Full rows in each block: every task then computes a whole d x d product.

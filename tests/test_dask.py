@@ -65,6 +65,8 @@ def test_moments_blockwise_tree_reduction(client):
         Moments().update(Xd[:500], Y[:500]).merge(Moments().update(Xd[500:], Y[500:]))
     )
     np.testing.assert_allclose(merged.gram, m.gram, rtol=1e-12)
+    with pytest.raises(ValueError, match="different numbers of rows"):
+        Moments().update(Xd, Y[:999])
 
 
 def test_gram_product_dask(client):

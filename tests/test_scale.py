@@ -188,6 +188,25 @@ def test_randomized_errors():
         FeatureSpectrum(2, solver="randomized", n_iter=-1).fit(X)
 
 
+def test_randomized_forms_no_square_matrix():
+    """Wide layer: peak memory far below one p x p (or n x n) float64 matrix."""
+    rng = np.random.default_rng(7)
+    n, p, k = 200, 3000, 5
+    left = rng.normal(size=(n, 40)) * 0.7 ** np.arange(40)
+    X = (left @ rng.normal(size=(40, p))).astype(np.float32)
+    FeatureSpectrum(k, solver="randomized", random_state=0).fit(X[:50])  # warm-up
+    est = FeatureSpectrum(k, solver="randomized", random_state=0)
+    peak = _peak_bytes(lambda: est.fit(X))
+    width = k + est.n_oversamples
+    # A handful of p x l blocks (host float64 and device float32) and the
+    # float32 n x p validation pass; one p x p float64 matrix would be 72 MB.
+    assert peak < 12 * p * width * 8 + n * p * 4, peak
+    assert peak < p * p * 8 / 10, peak
+    X64 = X.astype(np.float64)
+    exact = np.linalg.eigvalsh(X64 @ X64.T / n)[::-1][:k]  # dual, small n
+    np.testing.assert_allclose(est.eigenvalues_, exact, rtol=1e-4)
+
+
 def test_randomized_does_not_mutate_input():
     X = decaying(40, 12)
     before = X.copy()
