@@ -476,7 +476,7 @@ def _prefers_randomized(n, p, n_components):
     The exact routes cost about ``min(n, p)^2 max(n, p)`` flops plus a
     float64 eigendecomposition of a ``min(n, p)``-square matrix (from
     ``p = 4096`` on, the ``p x p`` Gram alone is 128 MiB and its ``eigh``
-    takes tens of seconds on a laptop); the randomized route costs
+    takes from seconds to minutes on a few cores); the randomized route costs
     ``2 (n_iter + 1) n p (k + n_oversamples)`` flops.  With the defaults and
     ``k <= min(n, p) / 10`` it is several times cheaper, and the eigenvalue
     decay of trained layers makes a few passes accurate.  Below ``p = 4096``
