@@ -6,11 +6,13 @@ feature extractor (:mod:`skfeat.torch`, needs the ``torch`` extra).
 """
 
 from ._spectrum import FeatureSpectrum
-from .metrics import effective_dimension, eigenvalue_dimension
+from ._streaming import fit_from_batches
 from .metrics import (
     cka_mf,
     cumulative_quality,
     cumulative_utility,
+    effective_dimension,
+    eigenvalue_dimension,
     feature_quality,
     feature_regime,
     feature_utility,
@@ -31,4 +33,5 @@ __all__ = [
     "feature_regime",
     "feature_utility",
     "linear_cka",
+    "fit_from_batches",
 ]

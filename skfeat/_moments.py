@@ -8,7 +8,10 @@ accumulates both over row chunks, so that
 * in-memory data is processed chunk by chunk (no copy of ``X``: a row slice is
   a view, and numpy's ``a.T @ a`` on it is one BLAS ``syrk``);
 * streaming (``partial_fit``) is the same loop over chunks the user hands in;
-* accumulators of disjoint row sets merge by addition (dask / multi-process).
+* accumulators of disjoint row sets merge by addition (dask / multi-process);
+* dask arrays chunked by rows are reduced by dask itself: one task per row
+  block computes that block's small product, and dask's tree reduction
+  (``Array.sum``, ``split_every``) adds them up, on one machine or a cluster.
 
 The products run where the data lives (numpy, torch, cupy, array-api-strict)
 in the data's dtype; each chunk's small ``d x d`` result is added into an
@@ -19,9 +22,9 @@ everywhere), which keeps the summation error of long streams down.
 import numpy as np
 import scipy.sparse as sp
 
-from .utils._array_api import accumulation_dtype, namespace_and_device
+from .utils._array_api import accumulation_dtype, is_dask, namespace_and_device
 
-__all__ = ["Moments", "row_chunks"]
+__all__ = ["Moments", "gram_product", "row_chunks"]
 
 # Elements per chunk (rows x columns): 4 Mi elements = 16 MiB of float32. Large
 # enough that each chunk's product runs at full BLAS speed, small enough that
@@ -86,6 +89,8 @@ class Moments:
             raise ValueError(
                 f"Blocks have {widths} columns; earlier updates had {self.widths}."
             )
+        if any(is_dask(b) for b in blocks):
+            return self._update_dask(blocks)
         xp, device = namespace_and_device(*blocks)
         sparse = any(sp.issparse(b) for b in blocks)
         acc = accumulation_dtype(xp, device)
@@ -124,6 +129,24 @@ class Moments:
         self.n_samples += n_rows
         return self
 
+    def _update_dask(self, blocks):
+        """Dask route: blockwise products, summed by dask's tree reduction."""
+        import dask
+
+        X = _dask_concat(blocks)
+        d = X.shape[1]
+        gram = _blockwise_sum(X, _block_gram, (d, d))
+        sums = _blockwise_sum(X, _block_sums, (d,))
+        # One compute for both: dask reads each row block once.
+        gram, sums = dask.compute(gram, sums)
+        if self.gram is None:
+            self.gram = np.zeros((d, d))
+            self.sums = np.zeros(d)
+        self.gram += gram
+        self.sums += sums
+        self.n_samples += X.shape[0]
+        return self
+
     def merge(self, other):
         """Add the moments of ``other`` (disjoint rows); returns ``self``."""
         if other.gram is None:
@@ -141,6 +164,117 @@ class Moments:
                 self.sums = None
         self.n_samples += other.n_samples
         return self
+
+
+def gram_product(X, Q, chunk_rows=None):
+    """Return ``X^T (X Q)`` in one pass over the row chunks of ``X``.
+
+    The ``n x l`` product ``X Q`` is only ever formed one chunk at a time, so a
+    pass reads ``X`` once (memory, memmap or a dask cluster) and never holds
+    more than a chunk, ``Q`` and the ``p x l`` result.
+
+    Parameters
+    ----------
+    X : array or dask array of shape (n_samples, p)
+        Data, in any array namespace; dask arrays are reduced by dask.
+    Q : array of shape (p, l)
+        Small dense block, in ``X``'s namespace, device and dtype (numpy for
+        dask input).
+    chunk_rows : int, default=None
+        Rows per chunk; by default about 4 Mi elements a chunk.
+
+    Returns
+    -------
+    Z : array of shape (p, l)
+        ``X^T X Q`` in the accumulation dtype of ``X``'s device (float64 numpy
+        for dask input).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat._moments import gram_product
+    >>> X = np.arange(6.0).reshape(3, 2)
+    >>> gram_product(X, np.eye(2)).tolist()
+    [[20.0, 26.0], [26.0, 35.0]]
+    """
+    if is_dask(X):
+        import dask.array as da
+
+        X = _dask_concat([X])
+        Qd = da.from_array(np.asarray(Q), chunks=Q.shape)
+        parts = da.blockwise(
+            _block_gram_product,
+            "bjk",
+            X,
+            "bj",
+            Qd,
+            "jk",
+            adjust_chunks={"b": 1},
+            dtype=np.float64,
+        )
+        return parts.sum(axis=0).compute()
+    xp, device = namespace_and_device(X, Q)
+    acc = accumulation_dtype(xp, device)
+    Z = xp.zeros((X.shape[1], Q.shape[1]), dtype=acc, device=device)
+    for rows in row_chunks(X.shape[0], X.shape[1], chunk_rows):
+        chunk = X[rows, ...]
+        Z += xp.astype(xp.asarray(chunk.T @ (chunk @ Q), device=device), acc)
+    return Z
+
+
+def _dask_concat(blocks):
+    """One dask array ``[B_1 | B_2 | ...]`` chunked by rows only."""
+    import dask.array as da
+
+    rows = next(b for b in blocks if is_dask(b)).chunks[0]
+    if any(np.isnan(c) for c in rows):
+        raise ValueError(
+            "The dask array has unknown chunk sizes; call "
+            "X.compute_chunk_sizes() first."
+        )
+    lengths = {int(b.shape[0]) for b in blocks}
+    if len(lengths) > 1:
+        raise ValueError(
+            f"Blocks have different numbers of rows: {sorted(lengths)}; they "
+            "must describe the same samples."
+        )
+    parts = [b if is_dask(b) else da.from_array(b, chunks=(rows, -1)) for b in blocks]
+    X = parts[0] if len(parts) == 1 else da.concatenate(parts, axis=1)
+    # Full rows in each block: every task then computes a whole d x d product.
+    return X.rechunk({0: rows, 1: -1})
+
+
+def _blockwise_sum(X, block_function, shape):
+    """Sum over row blocks of ``block_function(block)``: a dask tree reduction."""
+    import dask.array as da
+
+    extra = "".join("klmn"[: len(shape) - 1])
+    parts = da.blockwise(
+        block_function,
+        "bj" + extra,
+        X,
+        "bj",
+        new_axes=dict(zip(extra, shape[1:])),
+        adjust_chunks={"b": 1},
+        dtype=np.float64,
+    )
+    return parts.sum(axis=0)
+
+
+# Block functions run on dask workers: module level, so that they pickle by
+# reference.  Each product runs in the data's dtype (as in the in-memory
+# route) and is widened to float64 before dask adds the blocks up.
+def _block_gram(block):
+    return (block.T @ block).astype(np.float64)[None]
+
+
+def _block_sums(block):
+    return block.sum(axis=0, dtype=np.float64)[None]
+
+
+def _block_gram_product(block, Q):
+    Q = Q.astype(block.dtype, copy=False)
+    return (block.T @ (block @ Q)).astype(np.float64)[None]
 
 
 def _concat_columns(blocks, xp):

@@ -25,6 +25,7 @@ from .utils._array_api import (
     accumulation_dtype,
     check_same_namespace,
     from_host,
+    is_dask,
     namespace_and_device,
     to_host,
 )
@@ -59,7 +60,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         - float in ``(0, 1)``: the smallest ``k`` whose eigenvalue share
           ``sum_{i<=k} lambda_i / sum_i lambda_i`` reaches ``n_components``.
 
-    solver : {"auto", "gram", "dual", "svd"}, default="auto"
+    solver : {"auto", "gram", "dual", "svd", "randomized"}, default="auto"
         - ``"gram"``: accumulate ``Phi^T Phi`` (one symmetric rank-k product
           per chunk of rows, i.e. BLAS ``syrk`` for numpy, summed in float64),
           then a float64 ``p x p`` eigendecomposition on the host.
@@ -67,7 +68,25 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
           matrix ``Phi Phi^T``; same eigenpairs.
         - ``"svd"``: a float64 SVD of ``Phi`` (copies ``Phi`` to the host in
           float64; exact even when ``Phi^T Phi`` loses the small eigenvalues).
-        - ``"auto"``: ``"dual"`` when ``p > n``, otherwise ``"gram"``.
+        - ``"randomized"``: the top ``n_components`` (an int) eigenpairs by
+          randomized subspace iteration on ``Phi^T Phi / n`` with a Nystrom
+          read-out: ``n_iter + 1`` passes over the data, each one product
+          ``Phi^T (Phi Q)`` with a thin ``p x (n_components + n_oversamples)``
+          block; neither ``p x p`` nor ``n x n`` is formed.  For very wide
+          layers; accurate to a relative ``(lambda_{l+1}/lambda_k)^(2 n_iter
+          + 1)`` (see ``docs/scaling.rst``).  ``rank_`` and
+          ``effective_dimension_`` then describe the kept eigenvalues only.
+        - ``"auto"``: ``"randomized"`` when ``p > 4096`` and ``n_components``
+          is an int at most ``min(n, p) / 10``; else ``"dual"`` when
+          ``p > n``, otherwise ``"gram"``.
+
+    n_oversamples : int, default=10
+        Extra sketch columns for ``solver="randomized"``.
+    n_iter : int, default=4
+        Power iterations for ``solver="randomized"`` (the data is read
+        ``n_iter + 1`` times).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the random sketch for ``solver="randomized"``.
 
     Attributes
     ----------
@@ -113,6 +132,14 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     scipy sparse input is supported through the Gram (or dual) route.
 
+    dask arrays (chunked by rows) are reduced by dask: ``fit`` and
+    ``partial_fit`` compute the blockwise ``Phi^T Phi`` (or the randomized
+    products) with dask's tree reduction, on a local scheduler or a
+    ``dask.distributed`` cluster; ``transform`` returns a lazy dask array
+    (one ``map_blocks``-style product per row block).  Fitted attributes are
+    numpy arrays.  NaN or infinity in a dask input is reported when the data
+    is computed.
+
     References
     ----------
     .. [1] Nam, Mingard, Lee, Hayou, Louis. "Visualising feature learning in deep
@@ -138,12 +165,26 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             Interval(Integral, 1, None, closed="left"),
             Interval(RealNotInt, 0, 1, closed="neither"),
         ],
-        "solver": [StrOptions({"auto", "gram", "dual", "svd"})],
+        "solver": [StrOptions({"auto", "gram", "dual", "svd", "randomized"})],
+        "n_oversamples": [Interval(Integral, 0, None, closed="left")],
+        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
     }
 
-    def __init__(self, n_components=None, *, solver="auto"):
+    def __init__(
+        self,
+        n_components=None,
+        *,
+        solver="auto",
+        n_oversamples=10,
+        n_iter=4,
+        random_state=None,
+    ):
         self.n_components = n_components
         self.solver = solver
+        self.n_oversamples = n_oversamples
+        self.n_iter = n_iter
+        self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -161,15 +202,15 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : FeatureSpectrum
             The fitted estimator.
         """
-        # The Gram route checks finiteness on X^T X (see Moments.update).
-        X = self._validate(
-            X, reset=True, min_samples=2, finite=self.solver in ("dual", "svd")
-        )
+        X = self._validate(X, reset=True, min_samples=2, finite=False)
         n, p = X.shape
         solver = self.solver
+        if solver == "auto" and _prefers_randomized(n, p, self.n_components):
+            solver = "randomized"
         if solver == "auto":
             solver = "dual" if p > n else "gram"
-        if solver == "dual":
+        if solver != "gram":
+            # The Gram route checks finiteness on X^T X (see Moments.update).
             X = self._validate(X, reset=False, min_samples=2)
         self._moments = None
         self.__dict__.pop("_eigenpairs", None)
@@ -179,6 +220,8 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         elif solver == "dual":
             lam, V = _dual_eigh(X)
             self._set_spectrum(lam, V, X)
+        elif solver == "randomized":
+            self._fit_randomized(X)
         else:
             s, Vt = _host_svd(X)
             self._set_spectrum(s**2 / n, Vt.T, X)
@@ -217,6 +260,12 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if first_call:
             self._moments = Moments(with_sums=False)
         elif self._moments is None:
+            if not hasattr(self, "_eigenpairs"):
+                raise ValueError(
+                    "partial_fit cannot continue a fit with solver='randomized': "
+                    "it keeps only the top eigenpairs, not X^T X. Fit with another "
+                    "solver, or start afresh with partial_fit on a new estimator."
+                )
             self._moments = self._moments_from_eigenpairs()
         self._moments.update(X)
         self.n_samples_seen_ = self._moments.n_samples
@@ -238,6 +287,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             training sample.  Same namespace, device and dtype as ``X``.
         """
         check_is_fitted(self)
+        if is_dask(X):
+            X = self._validate(X, reset=False, min_samples=1)
+            return self._transform_dask(X)
         check_same_namespace(X, self, attribute="components_", method="transform")
         X = self._validate(X, reset=False, min_samples=1, finite=False)
         xp, _ = namespace_and_device(X)
@@ -310,6 +362,8 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # -- internals ---------------------------------------------------------
 
     def _validate(self, X, *, reset, min_samples, finite=True):
+        if is_dask(X):
+            return self._validate_dask(X, reset=reset, min_samples=min_samples)
         if getattr(getattr(X, "dtype", None), "kind", None) in ("U", "S"):
             # numpy would parse numeric strings silently; features are numbers.
             raise TypeError(
@@ -433,9 +487,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         check_is_fitted(self)
         if target not in ("onehot", "centered"):
-            raise ValueError(
-                f"target must be 'onehot' or 'centered'; got {target!r}."
-            )
+            raise ValueError(f"target must be 'onehot' or 'centered'; got {target!r}.")
         X = self._validate(X, reset=False, min_samples=2)
         coef = to_host(self.components_, namespace_and_device(self.components_)[0])
         lam = to_host(self.eigenvalues_, namespace_and_device(self.eigenvalues_)[0])
@@ -517,6 +569,101 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         result = self.measures(X, y, target=target)
         return score_at(result.cumulative_quality, result.target_rank)
+
+    def _fit_randomized(self, X):
+        from ._randomized import randomized_eigh
+
+        nc = self.n_components
+        if not isinstance(nc, Integral):
+            raise ValueError(
+                "solver='randomized' computes a fixed number of eigenpairs: "
+                f"n_components must be an int; got {nc!r}."
+            )
+        if nc > min(X.shape):
+            raise ValueError(
+                f"n_components={nc} must be at most min(n_samples, n_features)"
+                f"={min(X.shape)}."
+            )
+        lam, V = randomized_eigh(
+            X,
+            nc,
+            n_oversamples=self.n_oversamples,
+            n_iter=self.n_iter,
+            random_state=self.random_state,
+        )
+        # Only the first n_components Nystrom eigenvalues are accurate; rank_
+        # and effective_dimension_ are taken over those.
+        self._set_spectrum(lam[:nc], V[:, :nc], X)
+        # Top eigenpairs alone cannot rebuild X^T X for partial_fit.
+        del self._eigenpairs
+
+    def _validate_dask(self, X, *, reset, min_samples):
+        """Run the checks of ``validate_data`` on a dask array, lazily."""
+        from sklearn.utils.validation import _check_feature_names, _check_n_features
+
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2-D dask array; got shape {X.shape}.")
+        if X.dtype.kind in "biu":
+            X = X.astype(np.float64)
+        elif X.dtype not in (np.float32, np.float64):
+            raise TypeError(
+                f"FeatureSpectrum needs real numbers; got dask dtype {X.dtype}."
+            )
+        if np.isnan(X.shape[0]):
+            raise ValueError(
+                "The dask array has unknown chunk sizes; call "
+                "X.compute_chunk_sizes() first."
+            )
+        if X.shape[0] < min_samples:
+            raise ValueError(
+                f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while "
+                f"a minimum of {min_samples} is required by FeatureSpectrum."
+            )
+        if X.shape[1] == 0:
+            raise ValueError("Found array with 0 feature(s); at least 1 needed.")
+        _check_n_features(self, X, reset=reset)
+        _check_feature_names(self, X, reset=reset)
+        # Whole rows per block, and the finiteness check of validate_data
+        # deferred to the pass that reads each block anyway.
+        return X.rechunk({1: -1}).map_blocks(_check_finite_block, dtype=X.dtype)
+
+    def _transform_dask(self, X):
+        import dask.array as da
+
+        W = to_host(self.components_, np).T / np.sqrt(to_host(self.eigenvalues_, np))
+        W = da.from_array(W.astype(X.dtype), chunks=W.shape)
+        return da.blockwise(
+            _project_block, "ik", X, "ij", W, "jk", dtype=X.dtype, concatenate=True
+        )
+
+
+def _prefers_randomized(n, p, n_components):
+    """Whether ``solver="auto"`` should take the randomized route.
+
+    The exact routes cost about ``min(n, p)^2 max(n, p)`` flops plus a
+    float64 eigendecomposition of a ``min(n, p)``-square matrix (from
+    ``p = 4096`` on, the ``p x p`` Gram alone is 128 MiB and its ``eigh``
+    takes from seconds to minutes on a few cores); the randomized route costs
+    ``2 (n_iter + 1) n p (k + n_oversamples)`` flops.  With the defaults and
+    ``k <= min(n, p) / 10`` it is several times cheaper, and the eigenvalue
+    decay of trained layers makes a few passes accurate.  Below ``p = 4096``
+    the exact routes are fast enough that exactness wins.
+    """
+    return (
+        p > 4096
+        and isinstance(n_components, Integral)
+        and n_components <= min(n, p) // 10
+    )
+
+
+def _check_finite_block(block):
+    if not np.all(np.isfinite(block)):
+        raise ValueError("Input X contains NaN or infinity.")
+    return block
+
+
+def _project_block(block, W):
+    return block @ W
 
 
 def _check_float_matrix(X, xp, where):

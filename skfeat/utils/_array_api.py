@@ -22,6 +22,7 @@ __all__ = [
     "accumulation_dtype",
     "check_same_namespace",
     "from_host",
+    "is_dask",
     "is_numpy_namespace",
     "namespace_and_device",
     "to_host",
@@ -75,3 +76,12 @@ def from_host(array, xp, device, dtype):
 
 def _is_dask(array):
     return type(array).__module__.startswith("dask.")
+
+
+def is_dask(array):
+    """Whether ``array`` is a dask array (computed by dask, not by ``xp``).
+
+    Only ``dask.array`` arrays: other dask collections (data frames) go
+    through scikit-learn's ordinary validation, which computes them.
+    """
+    return type(array).__module__.startswith("dask.array")
