@@ -104,6 +104,10 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``D_lambda = 1 + D(lambda_2, lambda_3, ...)`` over all ``rank_``
         eigenvalues, whatever ``n_components`` keeps (see
         :func:`~skfeat.metrics.eigenvalue_dimension`).
+    solver_ : str
+        The route the last fit took (``"gram"``, ``"dual"``, ``"svd"`` or
+        ``"randomized"``): ``solver`` with ``"auto"`` resolved; ``"gram"``
+        after ``partial_fit``.
     n_samples_seen_ : int
         Number of training samples (summed over ``partial_fit`` calls).
     n_features_in_ : int
@@ -226,6 +230,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             s, Vt = _host_svd(X)
             self._set_spectrum(s**2 / n, Vt.T, X)
         self.n_samples_seen_ = n
+        self.solver_ = solver
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -269,6 +274,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self._moments = self._moments_from_eigenpairs()
         self._moments.update(X)
         self.n_samples_seen_ = self._moments.n_samples
+        self.solver_ = "gram"
         self._solve_gram(X)
         return self
 

@@ -115,5 +115,6 @@ def fit_from_batches(batches, spectrum=None, *, batch_size=None):
         )
     spectrum._moments = moments
     spectrum.n_samples_seen_ = moments.n_samples
+    spectrum.solver_ = "gram"
     spectrum._solve_gram(last)
     return spectrum

@@ -13,7 +13,7 @@ from skfeat.metrics import effective_dimension, eigenvalue_dimension
 def naive_hill(v):
     v = np.asarray(v, dtype=float)
     pi = v[v > 0] / v[v > 0].sum()
-    return math.exp(-sum(p * math.log(p) for p in pi))
+    return math.exp(-sum(p * math.log(p) for p in pi if p > 0))  # 0 log 0 = 0
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 100])

@@ -94,7 +94,7 @@ def test_spectrum_randomized_equals_exact_routes():
     np.testing.assert_allclose(est.components_, Vt_ref[:4], atol=1e-8)
     E = est.transform(X)
     np.testing.assert_allclose(E.T @ E / len(X), np.eye(4), atol=1e-8)
-    assert est.n_components_ == 4 and est._fit_solver == "randomized"
+    assert est.n_components_ == 4
     assert est.rank_ == 4  # documented: over the kept eigenvalues only
 
 
@@ -161,10 +161,10 @@ def test_randomized_rank_deficient():
 def test_auto_picks_randomized_for_wide_layers():
     rng = np.random.default_rng(6)
     X = rng.normal(size=(40, 4100)).astype(np.float32)
-    assert FeatureSpectrum(2).fit(X)._fit_solver == "randomized"
-    assert FeatureSpectrum(5).fit(X)._fit_solver == "dual"  # 5 > 40 // 10
-    assert FeatureSpectrum().fit(X)._fit_solver == "dual"
-    assert FeatureSpectrum(2).fit(X[:, :30])._fit_solver == "gram"
+    assert FeatureSpectrum(2).fit(X).solver_ == "randomized"
+    assert FeatureSpectrum(5).fit(X).solver_ == "dual"  # 5 > 40 // 10
+    assert FeatureSpectrum().fit(X).solver_ == "dual"
+    assert FeatureSpectrum(2).fit(X[:, :30]).solver_ == "gram"
 
 
 @pytest.mark.parametrize("n_components", [None, 0.5])
@@ -178,8 +178,12 @@ def test_randomized_errors():
     X = decaying(30, 10)
     with pytest.raises(ValueError, match="at most min"):
         FeatureSpectrum(11, solver="randomized").fit(X)
-    with pytest.raises(ValueError, match="partial_fit"):
-        FeatureSpectrum(2, solver="randomized").partial_fit(X)
+    # Streaming takes the Gram route whatever the solver, but cannot continue a
+    # randomized fit (it keeps only the top eigenpairs).
+    assert FeatureSpectrum(2, solver="randomized").partial_fit(X).solver_ == "gram"
+    fitted = FeatureSpectrum(2, solver="randomized").fit(X)
+    with pytest.raises(ValueError, match="partial_fit cannot continue"):
+        fitted.partial_fit(X)
     bad = X.copy()
     bad[3, 4] = np.nan
     with pytest.raises(ValueError, match="NaN"):

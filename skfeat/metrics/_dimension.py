@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+from scipy.special import entr
 from sklearn.utils._param_validation import validate_params
 
 from ._validation import check_vector
@@ -113,4 +114,5 @@ def _hill(v, name):
     if positive.size == 0:
         raise ValueError(f"{name} has no positive entry; its dimension is undefined.")
     pi = positive / positive.sum()
-    return float(math.exp(-np.sum(pi * np.log(pi))))
+    # entr(0) = 0: entries that underflow to 0 after normalising add nothing.
+    return float(math.exp(np.sum(entr(pi))))
