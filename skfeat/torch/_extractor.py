@@ -308,6 +308,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     def _run(self, X, names, keep_shapes=False):
         """One forward pass over ``X``, copying the named layers."""
         self._place_module()
+        names = list(dict.fromkeys(names))
         batches, n_samples, n_batches = self._batches(X)
         store_device = self._device if self.output == "torch" else torch.device("cpu")
         collectors = {name: _Collector(n_samples, store_device) for name in names}
