@@ -3,7 +3,7 @@
 The paper's frozen-versus-SGD comparison (Nam et al., 2024, Figure 3) in
 seconds on a CPU: one small CNN, initialised once, trained two ways --
 
-* ``sgd``: every layer trained by SGD (cross-entropy);
+* ``sgd``: every layer trained by SGD (squared loss on one-hot targets);
 * ``frozen``: hidden layers kept at initialisation, only the last linear layer
   solved by least squares on one-hot targets (coefficient learning);
 
@@ -49,7 +49,7 @@ def add_demo_arguments(parser):
         "--out", default="skfeat-demo", help="output folder (default: skfeat-demo)"
     )
     parser.add_argument(
-        "--epochs", type=int, default=30, help="SGD epochs (default: 30)"
+        "--epochs", type=int, default=20, help="SGD epochs (default: 20)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
 
@@ -73,14 +73,14 @@ def run_demo_command(args):
     return 0
 
 
-def run_demo(out="skfeat-demo", *, epochs=30, seed=0, verbose=True):
+def run_demo(out="skfeat-demo", *, epochs=20, seed=0, verbose=True):
     """Train a small CNN on digits two ways and measure its features.
 
     Parameters
     ----------
     out : str or path-like, default="skfeat-demo"
         Folder for ``summary.json``, ``history.csv`` and the PNGs (created).
-    epochs : int, default=30
+    epochs : int, default=20
         Epochs of SGD for the ``sgd`` network.
     seed : int, default=0
         Seed of the initialisation and of the minibatch order (the train/test
@@ -195,15 +195,22 @@ def _cnn(torch):
 
 def _train_sgd(net, X, y, epochs, seed, tracker, torch):
     X, y = torch.from_numpy(X), torch.from_numpy(y)
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    optimizer = torch.optim.SGD(
+        net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4
+    )
     generator = torch.Generator().manual_seed(seed)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    # Squared loss on one-hot targets: the loss that the frozen network's
+    # least-squares read-out minimises, so the two methods differ only in
+    # whether the features may move.  (With cross-entropy the same network
+    # stays at CKA-MF ~ 0.18, EF, from epoch 10 to 60 in our runs.)
+    targets = torch.eye(10)[y]
     tracker.update(net, epoch=0)
     for epoch in range(1, epochs + 1):
         net.train()
         for batch in torch.randperm(len(X), generator=generator).split(64):
             optimizer.zero_grad()
-            loss_fn(net(X[batch]), y[batch]).backward()
+            residual = net(X[batch]) - targets[batch]
+            residual.pow(2).sum(dim=1).mean().backward()
             optimizer.step()
         tracker.update(net, epoch=epoch)
 
