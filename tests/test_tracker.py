@@ -95,8 +95,10 @@ def test_several_layers_and_model_left_as_found():
         X_train, y_train, X_test, y_test, layers=["1", "4:input"], every=2
     )
     assert tracker.update(net, epoch=1) is None
+    assert tracker.update(net, epoch=1, force=True)[0]["epoch"] == 1
     records = tracker.update(net, epoch=2)
     assert [r["layer"] for r in records] == ["1", "4:input"]
+    assert len(tracker.history) == 4
     assert records[0]["eigenvalues"].size <= 12
     assert net.training and all(m.training for m in net.modules())
     assert not any(m._forward_hooks or m._forward_pre_hooks for m in net.modules())

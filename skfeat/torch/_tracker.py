@@ -158,7 +158,7 @@ class FeatureTracker:
         self.history = []
         self._calls = 0
 
-    def update(self, model, epoch=None):
+    def update(self, model, epoch=None, *, force=False):
         """Measure ``model``'s features now (if ``epoch`` is due).
 
         Parameters
@@ -167,6 +167,8 @@ class FeatureTracker:
             The network being trained; its mode and hooks are left as found.
         epoch : int or None, default=None
             The epoch number; ``None`` counts the calls (0, 1, ...).
+        force : bool, default=False
+            Record even when ``epoch`` is not due (e.g. the final epoch).
 
         Returns
         -------
@@ -175,7 +177,7 @@ class FeatureTracker:
         """
         epoch = self._calls if epoch is None else int(epoch)
         self._calls += 1
-        if epoch % self.every:
+        if epoch % self.every and not force:
             return None
         start = time.perf_counter()
         extractor = FeatureExtractor(
