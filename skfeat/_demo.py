@@ -244,7 +244,13 @@ def _table(summary, sgd_record, frozen_record):
 
 
 def _plots(records, tracker, *, n_classes, out):
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:  # pragma: no cover - only without matplotlib
+        raise ImportError(
+            "skfeat demo draws its figures with matplotlib; install it with "
+            "`pip install skfeat[plot]`."
+        ) from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
