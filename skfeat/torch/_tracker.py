@@ -235,7 +235,9 @@ class FeatureTracker:
             columns=columns,
         )
 
-    def plot(self, metrics=("quality_at_C", "utility_at_C", "cka_mf"), ax=None):
+    def plot(
+        self, metrics=("quality_at_C", "utility_at_C", "cka_mf"), ax=None, **kwargs
+    ):
         """Plot measures against the epoch, one line per (layer, measure).
 
         Parameters
@@ -244,6 +246,8 @@ class FeatureTracker:
             Scalar measures of the history records.
         ax : matplotlib.axes.Axes or None, default=None
             Axes to draw on; a new figure when None.
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.plot` (e.g. ``marker="o"``).
 
         Returns
         -------
@@ -266,7 +270,7 @@ class FeatureTracker:
             for metric in metrics:
                 label = metric if len(layers) == 1 else f"{metric} ({layer})"
                 values = [r[metric] for r in rows]
-                ax.plot([r["epoch"] for r in rows], values, label=label)
+                ax.plot([r["epoch"] for r in rows], values, label=label, **kwargs)
         ax.set_xlabel("epoch")
         ax.legend()
         return ax
