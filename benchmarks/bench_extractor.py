@@ -5,7 +5,7 @@
 2. One FeatureTracker update (train + test extraction, spectrum, measures)
    vs one SGD epoch of the demo's CNN on scikit-learn's digits.
 
-Run by hand: ``python benchmarks/bench_extractor.py [--n 4096] [--repeat 5]``.
+Run by hand: ``python benchmarks/bench_extractor.py [--n 2048] [--repeat 5]``.
 The machine is noisy: every timing is the best of ``--repeat`` runs, and each
 ratio compares timings taken in this same run.
 """
@@ -22,13 +22,19 @@ from skfeat._demo import _cnn, _digits, _train_sgd
 from skfeat.torch import FeatureExtractor, FeatureTracker
 
 
-def best_of(repeat, func):
-    times = []
+def best_of(repeat, funcs):
+    """Best time of each function, run in interleaved rounds.
+
+    Interleaving spreads the load of a busy machine evenly over the contenders,
+    so that their ratios stay meaningful.
+    """
+    times = [[] for _ in funcs]
     for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for func, spent in zip(funcs, times):
+            start = time.perf_counter()
+            func()
+            spent.append(time.perf_counter() - start)
+    return [min(spent) for spent in times]
 
 
 def image_cnn():
@@ -62,10 +68,15 @@ def bench_extraction(n, batch_size, repeat):
     one = FeatureExtractor(net, batch_size=batch_size).fit(X)
     three = ["1", "4", "9:input"]
     bare()  # warm-up
-    t_bare = best_of(repeat, bare)
-    t_one = best_of(repeat, lambda: one.transform(X))
-    t_three = best_of(repeat, lambda: one.extract(X, layers=three))
-    t_tensor = best_of(repeat, lambda: one.transform(X_t))
+    t_bare, t_one, t_tensor, t_three = best_of(
+        repeat,
+        [
+            bare,
+            lambda: one.transform(X),
+            lambda: one.transform(X_t),
+            lambda: one.extract(X, layers=three),
+        ],
+    )
     print(f"extraction: {n} images 3x32x32, batch {batch_size}, best of {repeat}")
     print(f"  {'bare no_grad forward':38}{t_bare:8.3f} s   1.00x")
     for label, t in (
@@ -90,8 +101,7 @@ def bench_tracker(repeat):
 
     epoch()  # warm-up (also trains a little, so the features are not at init)
     copy_net = copy.deepcopy(net)
-    t_epoch = best_of(repeat, epoch)
-    t_update = best_of(repeat, update)
+    t_epoch, t_update = best_of(repeat, [epoch, update])
     print(f"tracker: demo CNN on digits ({len(X_train)} train, {len(X_test)} test)")
     print(f"  {'one SGD epoch (batch 64)':38}{t_epoch:8.3f} s   1.00x")
     print(
@@ -102,7 +112,7 @@ def bench_tracker(repeat):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=4096)
+    parser.add_argument("--n", type=int, default=2048)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
