@@ -67,14 +67,37 @@ def bench_extraction(n, batch_size, repeat):
 
     one = FeatureExtractor(net, batch_size=batch_size).fit(X)
     three = ["1", "4", "9:input"]
+
+    def hand_written_three():
+        # What users write by hand: forward hooks, clone, torch.cat at the end.
+        chunks = {name: [] for name in ("1", "4", "9")}
+        handles = [
+            net[1].register_forward_hook(
+                lambda m, a, out: chunks["1"].append(out.flatten(1).clone())
+            ),
+            net[4].register_forward_hook(
+                lambda m, a, out: chunks["4"].append(out.flatten(1).clone())
+            ),
+            net[9].register_forward_pre_hook(
+                lambda m, a: chunks["9"].append(a[0].flatten(1).clone())
+            ),
+        ]
+        try:
+            bare()
+        finally:
+            for handle in handles:
+                handle.remove()
+        return {name: torch.cat(c).numpy() for name, c in chunks.items()}
+
     bare()  # warm-up
-    t_bare, t_one, t_tensor, t_three = best_of(
+    t_bare, t_one, t_tensor, t_three, t_hand = best_of(
         repeat,
         [
             bare,
             lambda: one.transform(X),
             lambda: one.transform(X_t),
             lambda: one.extract(X, layers=three),
+            hand_written_three,
         ],
     )
     print(f"extraction: {n} images 3x32x32, batch {batch_size}, best of {repeat}")
@@ -83,6 +106,7 @@ def bench_extraction(n, batch_size, repeat):
         ("transform, 1 layer (numpy in)", t_one),
         ("transform, 1 layer (tensor in)", t_tensor),
         ("extract, 3 layers (32k+16k+256 feats)", t_three),
+        ("hand-written hooks+clone+cat, 3 layers", t_hand),
     ):
         print(f"  {label:38}{t:8.3f} s   {t / t_bare:.2f}x")
 
