@@ -301,3 +301,30 @@ def test_pipeline_with_spectrum_matches_manual(cnn, images):
     lam = pipe[-1].eigenvalues_
     np.testing.assert_allclose(lam, (s**2 / len(Phi))[: lam.size], rtol=1e-4)
     np.testing.assert_allclose(E.T @ E / len(E), np.eye(E.shape[1]), atol=1e-3)
+
+
+def test_clone_gives_independent_module(cnn, images):
+    from sklearn.base import clone
+
+    extractor = FeatureExtractor(cnn, layers="fc", batch_size=7)
+    copy = clone(extractor)
+    assert copy.get_params()["batch_size"] == 7
+    assert copy.module is not cnn
+    np.testing.assert_allclose(
+        copy.fit(images).transform(images),
+        extractor.fit(images).transform(images),
+        atol=1e-6,
+    )
+
+
+def test_torch_output_into_spectrum_with_array_api_dispatch(cnn, images):
+    import sklearn
+
+    pipe = make_pipeline(FeatureExtractor(cnn, output="torch"), FeatureSpectrum())
+    with sklearn.config_context(array_api_dispatch=True):
+        E = pipe.fit(torch.from_numpy(images)).transform(torch.from_numpy(images))
+    assert isinstance(E, torch.Tensor) and E.dtype == torch.float32
+    reference = make_pipeline(FeatureExtractor(cnn), FeatureSpectrum()).fit(images)
+    np.testing.assert_allclose(
+        pipe[-1].eigenvalues_.numpy(), reference[-1].eigenvalues_, rtol=1e-4
+    )
