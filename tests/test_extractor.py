@@ -328,3 +328,21 @@ def test_torch_output_into_spectrum_with_array_api_dispatch(cnn, images):
     np.testing.assert_allclose(
         pipe[-1].eigenvalues_.numpy(), reference[-1].eigenvalues_, rtol=1e-4
     )
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_device_output_and_pickle(cnn, images):
+    cpu = FeatureExtractor(copy_module(cnn)).fit(images).transform(images)
+    extractor = FeatureExtractor(cnn, device="cuda", output="torch").fit(images)
+    Phi = extractor.transform(images)
+    assert Phi.device.type == "cuda"
+    np.testing.assert_allclose(Phi.cpu().numpy(), cpu, rtol=1e-4, atol=1e-4)
+    restored = pickle.loads(pickle.dumps(extractor))
+    assert next(restored.module.parameters()).device.type == "cpu"
+    assert restored.transform(images).device.type == "cuda"
+
+
+def copy_module(module):
+    import copy
+
+    return copy.deepcopy(module)
