@@ -1,4 +1,4 @@
-"""PyTorch tools: feature-learning dynamics from a network's weights and gradients.
+"""PyTorch tools: layer features, their measures over training, NFA and dynamics.
 
 Needs the ``torch`` extra (``pip install skfeat[torch]``).
 """
@@ -19,8 +19,12 @@ from ._alignment import (
     tangent_kernel,
 )
 from ._dynamics import VirtualCovariance, feature_learning_equation, weight_gram
+from ._extractor import FeatureExtractor
+from ._tracker import FeatureTracker
 
 __all__ = [
+    "FeatureExtractor",
+    "FeatureTracker",
     "VirtualCovariance",
     "agop",
     "alignment_per_layer",
