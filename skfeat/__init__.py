@@ -5,6 +5,7 @@ measures and scikit-learn scorers (:mod:`skfeat.metrics`), and a torch
 feature extractor (:mod:`skfeat.torch`, needs the ``torch`` extra).
 """
 
+from ._report import load_run, save_run, write_report
 from ._spectrum import FeatureSpectrum
 from .metrics import effective_dimension, eigenvalue_dimension
 
@@ -15,4 +16,7 @@ __all__ = [
     "__version__",
     "effective_dimension",
     "eigenvalue_dimension",
+    "load_run",
+    "save_run",
+    "write_report",
 ]

@@ -55,3 +55,17 @@ def main(argv=None):
         parser.print_help()
         return 0
     return SUBCOMMANDS[args.command][2](args)
+
+
+def _register_report():
+    from ._report import add_report_arguments, run_report
+
+    SUBCOMMANDS["report"] = (
+        "Measure a run file (features, labels, outputs as .npz) and write "
+        "report.md with PNG plots.",
+        add_report_arguments,
+        run_report,
+    )
+
+
+_register_report()
