@@ -82,7 +82,8 @@ def test_spectrum_display_second_run_shares_axes_without_duplicate_marks():
     assert second.class_line_ is None
     assert len(first.ax_.get_lines()) == 3  # two curves, one k = C line
     labels = [t.get_text() for t in first.ax_.get_legend().get_texts()]
-    assert [label.split(" ")[0] for label in labels] == ["a", "$k", "b"]
+    # Runs first, the reference mark last.
+    assert [label.split(" ")[0] for label in labels] == ["a", "b", "$k"]
 
 
 def test_spectrum_display_normalize_and_zero_eigenvalues():

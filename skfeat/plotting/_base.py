@@ -86,6 +86,16 @@ def reference_gid(key):
     return f"{_REFERENCE_GID}-{key}"
 
 
+def legend(ax, **kwargs):
+    """Draw the legend of ``ax`` with the runs first and reference marks last."""
+    handles, labels = ax.get_legend_handles_labels()
+    is_reference = [
+        str(handle.get_gid()).startswith(_REFERENCE_GID) for handle in handles
+    ]
+    order = sorted(range(len(handles)), key=lambda i: is_reference[i])
+    return ax.legend([handles[i] for i in order], [labels[i] for i in order], **kwargs)
+
+
 def check_n_classes(n_classes):
     """Validate ``n_classes`` (None or a positive int)."""
     if n_classes is None:

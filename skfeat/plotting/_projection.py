@@ -4,7 +4,13 @@ import numpy as np
 
 from skfeat.metrics._validation import check_vector
 
-from ._base import check_n_classes, get_axes, has_reference, reference_gid
+from ._base import (
+    check_n_classes,
+    get_axes,
+    has_reference,
+    legend,
+    reference_gid,
+)
 
 __all__ = ["ProjectionDisplay"]
 
@@ -151,7 +157,7 @@ class ProjectionDisplay:
         ax.set_ylabel("cumulative projection")
         if not ax.get_title():
             ax.set_title("Quality and utility of the first $k$ eigenfunctions")
-        ax.legend()
+        legend(ax)
         self.ax_ = ax
         self.figure_ = figure
         return self

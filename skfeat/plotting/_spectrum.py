@@ -6,7 +6,13 @@ from sklearn.utils.validation import check_is_fitted
 from skfeat.metrics._dimension import eigenvalue_dimension
 from skfeat.metrics._validation import check_vector
 
-from ._base import check_n_classes, get_axes, has_reference, reference_gid
+from ._base import (
+    check_n_classes,
+    get_axes,
+    has_reference,
+    legend,
+    reference_gid,
+)
 
 __all__ = ["SpectrumDisplay"]
 
@@ -133,7 +139,7 @@ class SpectrumDisplay:
         ax.set_xscale(xscale)
         ax.set_xlabel("index $k$")
         if normalize:
-            ax.set_ylabel(r"share of eigenvalue $\lambda_k / \sum_j \lambda_j$")
+            ax.set_ylabel(r"eigenvalue share $\lambda_k \,/\, \Sigma_j \lambda_j$")
         else:
             ax.set_ylabel(r"eigenvalue $\lambda_k$")
         self.class_line_ = None
@@ -148,7 +154,7 @@ class SpectrumDisplay:
             )
         if not ax.get_title():
             ax.set_title("Spectrum of the feature map")
-        ax.legend()
+        legend(ax)
         self.ax_ = ax
         self.figure_ = figure
         return self
