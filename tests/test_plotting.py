@@ -183,7 +183,8 @@ def test_layer_display_draws_one_panel_per_metric():
     ticks = [t.get_text() for t in display.axes_[1].get_xticklabels()]
     assert ticks == ["conv1", "conv2", "fc"]
     assert display.axes_[0].get_ylabel() == r"$D_\lambda$ (eigenvalues)"
-    assert display.axes_[1].get_legend().get_texts()[0].get_text() == "trained"
+    assert display.axes_[0].get_legend().get_texts()[0].get_text() == "trained"
+    assert display.axes_[1].get_legend() is None
     # A second run on the same axes.
     LayerDisplay(
         ["conv1", "conv2", "fc"],
@@ -283,6 +284,29 @@ def test_training_display_from_tracker_and_dataframe():
 def display_values(history, metric, layer):
     rows = sorted((r for r in history if r["layer"] == layer), key=lambda r: r["epoch"])
     return [r[metric] for r in rows]
+
+
+def test_training_display_draws_a_shared_metric_once():
+    history = [
+        {"epoch": e, "layer": layer, "accuracy": a, "D_lambda": d + i}
+        for e, a, d in [(0, 0.1, 9.0), (1, 0.7, 5.0)]
+        for i, layer in enumerate(["fc1", "fc2"])
+    ]
+    display = TrainingDisplay.from_history(history)
+    assert list(display.lines_) == [
+        ("accuracy", "all layers"),
+        ("D_lambda", "fc1"),
+        ("D_lambda", "fc2"),
+    ]
+    np.testing.assert_array_equal(
+        display.lines_["accuracy", "all layers"].get_ydata(), [0.1, 0.7]
+    )
+    np.testing.assert_array_equal(
+        display.lines_["D_lambda", "fc2"].get_ydata(), [10.0, 6.0]
+    )
+    # One legend for the figure, on the panel that shows the layers.
+    assert display.axes_[0].get_legend() is None
+    assert display.axes_[1].get_legend() is not None
 
 
 def test_training_display_without_layers_and_bad_input():

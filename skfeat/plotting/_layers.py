@@ -124,8 +124,9 @@ class LayerDisplay:
             ax.set_xticks(depth, layers, rotation=30 if len(layers) > 4 else 0)
             ax.set_xlabel("layer")
             ax.set_ylabel(metric_label(metric))
-            if name:
-                ax.legend()
+        if name:
+            # One legend for the figure: every panel has the same runs.
+            axes[0].legend()
         self.axes_ = axes
         self.figure_ = figure
         return self

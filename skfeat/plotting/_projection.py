@@ -120,7 +120,7 @@ class ProjectionDisplay:
         color = kwargs.pop("color", None)
         if self.quality is not None:
             quality = _check_curve(self.quality, "quality")
-            style = {"marker": "o", "markersize": 3, "color": color}
+            style = {"marker": "o", "markersize": _marker_size(quality), "color": color}
             style.update(kwargs, label=f"{prefix}quality $Q(k)$")
             (self.quality_line_,) = ax.plot(
                 np.arange(1, quality.size + 1), quality, **style
@@ -128,7 +128,12 @@ class ProjectionDisplay:
             color = self.quality_line_.get_color()
         if self.utility is not None:
             utility = _check_curve(self.utility, "utility")
-            style = {"marker": "s", "markersize": 3, "linestyle": "--", "color": color}
+            style = {
+                "marker": "s",
+                "markersize": _marker_size(utility),
+                "linestyle": "--",
+                "color": color,
+            }
             style.update(kwargs, label=f"{prefix}utility $U(k)$")
             (self.utility_line_,) = ax.plot(
                 np.arange(1, utility.size + 1), utility, **style
@@ -264,6 +269,11 @@ def _check_curve(values, name):
     if np.any(curve < 0):
         raise ValueError(f"{name} must be nonnegative; got min = {curve.min():g}.")
     return curve
+
+
+def _marker_size(curve):
+    # Markers help to count the first few k; on hundreds of points they blur.
+    return 3 if curve.size <= 50 else 0
 
 
 def _count_classes(y):

@@ -129,7 +129,9 @@ class SpectrumDisplay:
         label = rf"$D_\lambda$ = {dimension:.1f}"
         if name:
             label = f"{name} ({label})"
-        style = {"marker": "o", "markersize": 3, "label": label}
+        # Markers help to count the first few k; on hundreds of points they blur.
+        markersize = 3 if lam.size <= 50 else 0
+        style = {"marker": "o", "markersize": markersize, "label": label}
         style.update(kwargs)
         k = np.arange(1, lam.size + 1)
         # Zero eigenvalues cannot sit on a log axis: leave them out of the curve.

@@ -32,7 +32,8 @@ class TrainingDisplay:
     Attributes
     ----------
     lines_ : dict of (str, str) to matplotlib Line2D
-        The curve of each ``(metric, layer)``.
+        The curve of each ``(metric, layer)``; ``layer`` is ``"all layers"``
+        for a measure recorded identically for every layer (e.g. accuracy).
     axes_ : ndarray of matplotlib Axes
         One axes per measure.
     figure_ : matplotlib Figure
@@ -102,26 +103,29 @@ class TrainingDisplay:
         name = self.name if name is None else name
         self.lines_ = {}
         for ax, metric in zip(axes, metrics):
-            for layer in layers:
-                rows = [r for r in records if r.get("layer") == layer]
-                rows = [r for r in rows if not np.isnan(value_or_nan(r, metric))]
-                if not rows:
-                    continue
-                rows.sort(key=lambda r: r["epoch"])
+            series = {layer: _series(records, layer, metric) for layer in layers}
+            series = {layer: xy for layer, xy in series.items() if xy[0].size}
+            shared = _shared_series(series)
+            if shared is not None:
+                # A model-level value (accuracy, loss) repeated in every layer's
+                # record: one line, not one per layer on top of each other.
+                series = {"all layers": shared}
+            for layer, (epochs, values) in series.items():
                 label = " ".join(str(s) for s in (name, layer) if s is not None)
                 style = {"marker": "o", "markersize": 3}
                 style.update(kwargs)
                 if label:
                     style["label"] = label
-                (self.lines_[metric, layer],) = ax.plot(
-                    np.asarray([float(r["epoch"]) for r in rows]),
-                    np.asarray([value_or_nan(r, metric) for r in rows]),
-                    **style,
-                )
+                (self.lines_[metric, layer],) = ax.plot(epochs, values, **style)
             ax.set_xlabel("epoch")
             ax.set_ylabel(metric_label(metric))
-            if ax.get_legend_handles_labels()[1]:
+        # One legend, on the first panel that shows every layer.
+        for ax in axes:
+            if len(ax.get_legend_handles_labels()[1]) > 1 or (
+                len(layers) == 1 and ax.get_legend_handles_labels()[1]
+            ):
                 ax.legend(fontsize="small")
+                break
         self.axes_ = axes
         self.figure_ = figure
         return self
@@ -194,3 +198,26 @@ class TrainingDisplay:
             axes=axes,
             **kwargs,
         )
+
+
+def _series(records, layer, metric):
+    """Epochs and values of ``metric`` for ``layer``, sorted by epoch."""
+    rows = [r for r in records if r.get("layer") == layer]
+    rows = [r for r in rows if not np.isnan(value_or_nan(r, metric))]
+    rows.sort(key=lambda r: r["epoch"])
+    epochs = np.asarray([float(r["epoch"]) for r in rows])
+    return epochs, np.asarray([value_or_nan(r, metric) for r in rows])
+
+
+def _shared_series(series):
+    """Return the common series when all layers have exactly the same one."""
+    if len(series) < 2:
+        return None
+    (epochs, values), *rest = series.values()
+    for other_epochs, other_values in rest:
+        if not (
+            np.array_equal(epochs, other_epochs)
+            and np.array_equal(values, other_values)
+        ):
+            return None
+    return epochs, values
