@@ -20,6 +20,8 @@ __all__ = ["load_run", "save_run", "write_report"]
 
 REQUIRED_KEYS = ("Phi_train", "Phi_test", "y_train", "y_test")
 OPTIONAL_KEYS = ("outputs_test",)
+# Row name of the main feature map (Phi_train / Phi_test) in the report.
+MAIN_LAYER = "Phi"
 _LAYER_KEY = re.compile(r"^layer/(?P<name>[^/]+)/(?P<part>Phi_train|Phi_test)$")
 
 RUN_FORMAT = """\
@@ -31,6 +33,8 @@ RUN.npz format (numpy .npz, read with allow_pickle=False; no object arrays):
   outputs_test          (m, C)  optional: the network's outputs on the test sample
   layer/NAME/Phi_train  (n, p_l) optional, per extra layer NAME
   layer/NAME/Phi_test   (m, p_l) optional, with its Phi_train
+The report lists the extra layers in file order (input side first) and the main
+feature map Phi last.
 Write one from Python with skfeat.save_run(path, Phi_train, Phi_test, y_train,
 y_test, outputs_test=..., layers={"NAME": (Phi_train, Phi_test)})."""
 
@@ -38,11 +42,11 @@ y_test, outputs_test=..., layers={"NAME": (Phi_train, Phi_test)})."""
 MEANINGS = {
     "D_lambda": "effective number of eigenvalues (1 + Hill number of "
     "lambda_2, lambda_3, ...): small = few dominant features.",
-    "quality_at_C": "Q(C): how much of the C-dimensional target space the first "
+    "quality_at_C": "how much of the C-dimensional target space the first "
     "C eigenfunctions span on the test sample (C = perfect).",
     "D_q": "effective number of eigenfunctions that carry the target "
     "(Hill number of the qualities q_k).",
-    "utility_at_C": "U(C): how much of the span of the network's outputs the "
+    "utility_at_C": "how much of the span of the network's outputs the "
     "first C eigenfunctions span (C outputs of rank C: C = all).",
     "D_u": "effective number of eigenfunctions the outputs use "
     "(Hill number of the utilities u_k).",
@@ -264,9 +268,9 @@ def write_report(run, out_dir, *, title=None):
         run = load_run(run)
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    layers = {"features": (run["Phi_train"], run["Phi_test"])}
-    for name, pair in run["layers"].items():
-        layers[name] = pair
+    # Extra layers in file order (input side first), the main feature map last.
+    layers = dict(run["layers"])
+    layers[MAIN_LAYER] = (run["Phi_train"], run["Phi_test"])
     records, curves = [], {}
     for name, (Phi_train, Phi_test) in layers.items():
         record, curve = measure_run(
@@ -359,9 +363,9 @@ def _write_plots(records, curves, out_dir):
 
     figure = Figure(figsize=(6.4, 4.4), layout="constrained")
     ax = figure.subplots()
-    top = curves[records[0]["layer"]]
+    top = curves[MAIN_LAYER]
     ProjectionDisplay(
-        top["quality"], top["utility"], n_classes=n_classes, name=records[0]["layer"]
+        top["quality"], top["utility"], n_classes=n_classes, name="Phi"
     ).plot(ax=ax, xscale="log" if top["quality"].size > 50 else "linear")
     figure.savefig(os.path.join(out_dir, "projection.png"), dpi=110)
     plots["projection.png"] = "Cumulative quality Q(k) and utility U(k), test sample"

@@ -96,6 +96,14 @@ def legend(ax, **kwargs):
     return ax.legend([handles[i] for i in order], [labels[i] for i in order], **kwargs)
 
 
+def include_zero(ax, values):
+    """Keep 0 in the y range of nonnegative measures (honest scale, autoscaled)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size and np.nanmin(values) >= 0:
+        ax.update_datalim([(np.nan, 0.0)], updatex=False)
+        ax.autoscale_view()
+
+
 def check_n_classes(n_classes):
     """Validate ``n_classes`` (None or a positive int)."""
     if n_classes is None:

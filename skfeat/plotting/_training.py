@@ -6,6 +6,7 @@ from ._base import (
     check_metrics,
     check_records,
     get_axes_grid,
+    include_zero,
     metric_label,
     numeric_metrics,
     value_or_nan,
@@ -117,6 +118,7 @@ class TrainingDisplay:
                 if label:
                     style["label"] = label
                 (self.lines_[metric, layer],) = ax.plot(epochs, values, **style)
+                include_zero(ax, values)
             ax.set_xlabel("epoch")
             ax.set_ylabel(metric_label(metric))
         # One legend, on the first panel that shows every layer.
