@@ -209,6 +209,21 @@ def test_layer_display_from_history_takes_last_epoch_and_fills_nan():
     np.testing.assert_array_equal(first.lines_["D_lambda"].get_ydata(), [10.0, 12.0])
 
 
+def test_layer_display_reads_a_layerwise_table():
+    # Columns as in skfeat.metrics.layerwise_report: depth and p are no measures.
+    table = [
+        {"layer": "l1", "depth": 1, "p": 8, "compression": 1.0, "D_lambda": 5.0},
+        {"layer": "l2", "depth": 2, "p": 8, "compression": 0.1, "D_lambda": 4.0},
+        {"layer": "l3", "depth": 3, "p": 8, "compression": 0.01, "D_lambda": 3.0},
+    ]
+    display = LayerDisplay.from_history(table)
+    assert list(display.lines_) == ["compression", "D_lambda"]
+    # A geometric decay over depth is drawn on a log axis; others start at 0.
+    assert display.axes_[0].get_yscale() == "log"
+    assert display.axes_[1].get_yscale() == "linear"
+    assert display.axes_[1].get_ylim()[0] <= 0
+
+
 def test_layer_display_bad_input():
     with pytest.raises(ValueError, match="one value per layer"):
         LayerDisplay(["a", "b"], {"D_lambda": [1.0]}).plot()

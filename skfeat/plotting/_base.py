@@ -23,8 +23,23 @@ METRIC_LABELS = {
     "target_linearity": "target linearity",
 }
 
-# Keys of a record that index it rather than measure something.
-INDEX_KEYS = ("epoch", "layer", "step", "name", "run")
+# Keys of a record that index or size it rather than measure something.
+INDEX_KEYS = (
+    "epoch",
+    "layer",
+    "step",
+    "name",
+    "run",
+    "depth",
+    "p",
+    "n_features",
+    "n_classes",
+    "n_samples",
+)
+
+# Measures that decay geometrically with depth or training: a log axis shows
+# that decay as a straight line.
+LOG_SCALE_METRICS = ("compression", "nc1", "cdnv")
 
 # Marks drawn once per axes (C level, k = C) carry this gid so that a second
 # run plotted on the same axes does not draw (and label) them again.
@@ -96,11 +111,15 @@ def legend(ax, **kwargs):
     return ax.legend([handles[i] for i in order], [labels[i] for i in order], **kwargs)
 
 
-def include_zero(ax, values):
-    """Keep 0 in the y range of nonnegative measures (honest scale, autoscaled)."""
+def set_value_scale(ax, metric, values):
+    """Log axis for geometric measures; otherwise keep 0 in a nonnegative range."""
     values = np.asarray(values, dtype=np.float64)
-    if values.size and np.nanmin(values) >= 0:
-        ax.update_datalim([(np.nan, 0.0)], updatex=False)
+    finite = values[np.isfinite(values)]
+    if metric in LOG_SCALE_METRICS and finite.size and finite.min() > 0:
+        ax.set_yscale("log")
+        return
+    if finite.size and finite.min() >= 0 and ax.get_yscale() == "linear":
+        ax.update_datalim([(0.0, 0.0)], updatex=False)
         ax.autoscale_view()
 
 

@@ -6,9 +6,9 @@ from ._base import (
     check_metrics,
     check_records,
     get_axes_grid,
-    include_zero,
     metric_label,
     numeric_metrics,
+    set_value_scale,
     value_or_nan,
 )
 
@@ -122,7 +122,7 @@ class LayerDisplay:
         self.lines_ = {}
         for ax, metric in zip(axes, metrics):
             (self.lines_[metric],) = ax.plot(depth, values[metric], **style)
-            include_zero(ax, values[metric])
+            set_value_scale(ax, metric, values[metric])
             ax.set_xticks(depth, layers, rotation=30 if len(layers) > 4 else 0)
             ax.set_xlabel("layer")
             ax.set_ylabel(metric_label(metric))

@@ -6,9 +6,9 @@ from ._base import (
     check_metrics,
     check_records,
     get_axes_grid,
-    include_zero,
     metric_label,
     numeric_metrics,
+    set_value_scale,
     value_or_nan,
 )
 
@@ -118,7 +118,7 @@ class TrainingDisplay:
                 if label:
                     style["label"] = label
                 (self.lines_[metric, layer],) = ax.plot(epochs, values, **style)
-                include_zero(ax, values)
+                set_value_scale(ax, metric, values)
             ax.set_xlabel("epoch")
             ax.set_ylabel(metric_label(metric))
         # One legend, on the first panel that shows every layer.
