@@ -9,6 +9,7 @@ import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from _naive_measures import measures  # noqa: E402, F401
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -339,3 +340,42 @@ def test_training_display_without_layers_and_bad_input():
         TrainingDisplay.from_tracker(object())
     with pytest.raises(TypeError, match="list of dict"):
         TrainingDisplay.from_history(3)
+
+
+# -- ProjectionDisplay from data (measures: skfeat's, or naive stand-ins) ----
+
+
+@pytest.mark.usefixtures("measures")
+def test_projection_display_from_estimator_matches_naive_projections():
+    from _naive_measures import naive_cumulative
+
+    rng = np.random.default_rng(3)
+    y_train = np.repeat([0, 1, 2], 30)
+    y_test = np.tile([0, 1, 2], 20)
+    centres = rng.normal(size=(3, 6)) * 3
+    Phi_train = centres[y_train] + rng.normal(size=(90, 6))
+    Phi_test = centres[y_test] + rng.normal(size=(60, 6))
+    outputs = Phi_test @ rng.normal(size=(6, 3))
+    spectrum = FeatureSpectrum().fit(Phi_train)
+    display = ProjectionDisplay.from_estimator(
+        spectrum, Phi_test, y_test, outputs=outputs, name="run"
+    )
+    # Independent eigenfunctions: dense SVD of the uncentred Phi_train.
+    _, s, Vt = np.linalg.svd(Phi_train, full_matrices=False)
+    E = Phi_test @ Vt.T / (s / np.sqrt(len(Phi_train)))
+    one_hot = np.eye(3)[y_test]
+    np.testing.assert_allclose(
+        display.quality_line_.get_ydata(), naive_cumulative(E, one_hot), atol=1e-8
+    )
+    np.testing.assert_allclose(
+        display.utility_line_.get_ydata(), naive_cumulative(E, outputs), atol=1e-8
+    )
+    # C is read from the labels; with a linear read-out U(6) = rank(outputs) = 3.
+    assert list(display.level_line_.get_ydata()) == [3, 3]
+    assert display.utility_line_.get_ydata()[-1] == pytest.approx(3.0)
+
+
+@pytest.mark.usefixtures("measures")
+def test_projection_display_needs_targets_or_outputs():
+    with pytest.raises(ValueError, match="give y"):
+        ProjectionDisplay.from_eigenfunctions(np.ones((5, 2)))

@@ -6,67 +6,11 @@ import sys
 
 import numpy as np
 import pytest
+from _naive_measures import measures  # noqa: F401  (a fixture)
 
-import skfeat.metrics
 from skfeat import load_run, save_run, write_report
 from skfeat._report import RunFileError
 from skfeat.cli import main
-
-# -- naive float64 references of the measures (dense QR / SVD, explicit) ------
-
-
-def _target_matrix(y):
-    y = np.asarray(y)
-    if y.ndim == 2:
-        return y.astype(np.float64)
-    classes = np.unique(y)
-    return (y[:, None] == classes[None, :]).astype(np.float64)
-
-
-def _orth(A):
-    U, s, _ = np.linalg.svd(A, full_matrices=False)
-    tol = s.max() * max(A.shape) * np.finfo(np.float64).eps
-    return U[:, s > tol]
-
-
-def naive_cumulative(E, Y):
-    Q, _ = np.linalg.qr(np.asarray(E, dtype=np.float64))
-    T = _orth(_target_matrix(Y))
-    return np.cumsum(np.sum((Q.T @ T) ** 2, axis=1))
-
-
-def naive_feature(E, Y):
-    E = np.asarray(E, dtype=np.float64)
-    T = _orth(_target_matrix(Y))
-    P = T @ T.T
-    return np.sum((P @ E) ** 2, axis=0) / np.sum(E**2, axis=0)
-
-
-def naive_cka_mf(Phi, F):
-    X = Phi - Phi.mean(axis=0)
-    Z = _orth(np.asarray(F, dtype=np.float64))
-    Z = Z - Z.mean(axis=0)
-    cka = np.sum((X.T @ Z) ** 2) / (np.linalg.norm(X.T @ X) * np.linalg.norm(Z.T @ Z))
-    return 1.0 - cka
-
-
-@pytest.fixture
-def measures(monkeypatch):
-    """The measures the report uses: skfeat's own once merged, else naive ones."""
-    if not hasattr(skfeat.metrics, "cumulative_quality"):
-        fakes = {
-            "cumulative_quality": naive_cumulative,
-            "cumulative_utility": naive_cumulative,
-            "feature_quality": naive_feature,
-            "feature_utility": naive_feature,
-            "cka_mf": naive_cka_mf,
-            "feature_regime": lambda Phi, F, threshold=0.1: (
-                "MF" if naive_cka_mf(Phi, F) <= threshold else "EF"
-            ),
-        }
-        for name, function in fakes.items():
-            monkeypatch.setattr(skfeat.metrics, name, function, raising=False)
-    return skfeat.metrics
 
 
 def _arrays(n=60, m=40, p=6, n_classes=3, seed=0):
@@ -248,7 +192,8 @@ def test_cli_help_documents_the_format(capsys):
     assert "allow_pickle=False" in out
 
 
-def test_report_writes_markdown_and_plots(tmp_path, measures):
+@pytest.mark.usefixtures("measures")
+def test_report_writes_markdown_and_plots(tmp_path):
     Phi_train, Phi_test, y_train, y_test, outputs = _arrays()
     path = save_run(
         tmp_path / "run",
@@ -294,7 +239,8 @@ def test_report_writes_markdown_and_plots(tmp_path, measures):
     assert "## What the numbers mean" in text
 
 
-def test_report_without_outputs_leaves_utility_out(tmp_path, measures):
+@pytest.mark.usefixtures("measures")
+def test_report_without_outputs_leaves_utility_out(tmp_path):
     Phi_train, Phi_test, y_train, y_test, _ = _arrays()
     report = write_report(
         {
