@@ -92,7 +92,7 @@ def eigenvalue_dimension(eigenvalues, *, drop_first=True):
     >>> eigenvalue_dimension([10.0, 1.0, 1.0])
     3.0
     >>> eigenvalue_dimension([10.0, 1.0, 1.0], drop_first=False)
-    2.0...
+    1.76...
     """
     lam = check_vector(eigenvalues, "eigenvalues")
     if np.any(lam < 0):

@@ -1,10 +1,12 @@
 """Input checks shared by the measures: one clear error per problem."""
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_array
 
-from ..utils._array_api import namespace_and_device, to_host
+from skfeat.utils._array_api import namespace_and_device, to_host
 
-__all__ = ["check_vector"]
+__all__ = ["check_same_length", "check_sample_matrix", "check_vector"]
 
 
 def check_vector(v, name):
@@ -26,3 +28,88 @@ def check_vector(v, name):
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinity.")
     return arr
+
+
+def check_sample_matrix(X, name, *, allow_1d=False, min_samples=2):
+    """Return ``X`` as a finite, float, 2-D array of its own namespace.
+
+    Rows are samples.  ``allow_1d`` reads a vector as one column (outputs of a
+    single-output network, a single regression target).  Integer and boolean
+    input becomes float64; float32 stays float32.  numpy, array-API (with
+    dispatch) and dask arrays are accepted; the input is never modified.
+    """
+    if _is_dask(X):
+        return _check_dask_matrix(X, name, allow_1d=allow_1d, min_samples=min_samples)
+    if sp.issparse(X):
+        raise TypeError(f"{name} must be a dense array; got a sparse matrix.")
+    dtype = getattr(X, "dtype", None)
+    if dtype is None:
+        try:
+            X = np.asarray(X)
+        except Exception as exc:  # ragged nested lists
+            raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+        dtype = X.dtype
+    kind = getattr(dtype, "kind", None)
+    if kind is not None and kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; got dtype {dtype}.")
+    ndim = len(X.shape)
+    if ndim == 1 and allow_1d:
+        X = X[:, None] if isinstance(X, np.ndarray) else _as_column(X)
+    elif ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array (samples x columns); got shape "
+            f"{tuple(X.shape)}."
+        )
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(X.shape)}).")
+    if X.shape[0] < min_samples:
+        raise ValueError(
+            f"{name} has {X.shape[0]} sample(s); at least {min_samples} are needed."
+        )
+    xp, _ = namespace_and_device(X)
+    return check_array(
+        X,
+        dtype=[xp.float64, xp.float32],
+        ensure_all_finite=True,
+        ensure_min_samples=min_samples,
+        input_name=name,
+    )
+
+
+def check_same_length(first, second):
+    """Raise a ValueError naming both inputs when their row counts differ."""
+    (name_a, a), (name_b, b) = first, second
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same number of samples (rows); "
+            f"got {a.shape[0]} and {b.shape[0]}."
+        )
+
+
+def _as_column(X):
+    xp, _ = namespace_and_device(X)
+    return xp.reshape(X, (X.shape[0], 1))
+
+
+def _is_dask(X):
+    return type(X).__module__.startswith("dask.")
+
+
+def _check_dask_matrix(X, name, *, allow_1d, min_samples):
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; got dtype {X.dtype}.")
+    if X.ndim == 1 and allow_1d:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array; got shape {X.shape}.")
+    if X.shape[0] < min_samples or X.shape[1] == 0:
+        raise ValueError(
+            f"{name} has shape {X.shape}; at least {min_samples} samples and one "
+            "column are needed."
+        )
+    if X.dtype.kind != "f":
+        X = X.astype(np.float64)
+    # One extra lazy pass: a NaN must not reach the moments silently.
+    if not bool(X.map_blocks(np.isfinite).all().compute()):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return X

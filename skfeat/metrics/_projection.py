@@ -1,0 +1,408 @@
+"""Quality and utility: projections of eigenfunctions onto target/output spaces.
+
+Spec section 2.  All four measures (``q_k``, ``Q(k)``, ``u_k``, ``U(k)``) come
+from the Gram matrix of ``[E | Y | F]`` accumulated in one pass over the rows
+(:class:`~skfeat.metrics._gram.GramBlocks`), then small float64 algebra.
+"""
+
+import numpy as np
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import StrOptions, validate_params
+from sklearn.utils.multiclass import type_of_target
+
+from skfeat.utils._array_api import from_host, namespace_and_device, to_host
+
+from ._gram import GramBlocks, projection_profile, span_basis
+from ._validation import check_same_length, check_sample_matrix
+
+__all__ = [
+    "cumulative_quality",
+    "cumulative_utility",
+    "feature_quality",
+    "feature_utility",
+    "projection_measures",
+]
+
+_REFERENCES = """
+    References
+    ----------
+    .. [1] Nam, Mingard, Lee, Hayou, Louis. "Visualising feature learning in deep
+       neural networks by diagonalizing the forward feature map", arXiv:2410.04264."""
+
+
+def encode_target(y, *, target="onehot"):
+    """Target matrix of ``y`` on the host, in float64.
+
+    Class labels (any hashable values; a float vector whose values are all
+    whole numbers counts as labels, as in :func:`sklearn.utils.multiclass.
+    type_of_target`) become the one-hot indicator matrix (``target="onehot"``,
+    ``C`` columns whose span contains the constant function) or one-hot minus
+    ``1/C`` (``target="centered"``, span of dimension ``C - 1``).  A real-valued
+    vector or any 2-D array is a regression target taken column by column;
+    ``"centered"`` subtracts each column's mean.
+
+    Parameters
+    ----------
+    y : array-like of shape (m,) or (m, t)
+        Labels or targets.
+    target : {"onehot", "centered"}, default="onehot"
+        Encoding, see above.
+
+    Returns
+    -------
+    Y : ndarray of shape (m, t)
+        The target matrix.
+    """
+    if hasattr(y, "__array_namespace__") and not isinstance(y, np.ndarray):
+        y = to_host(y, namespace_and_device(y)[0])
+    y = np.asarray(y)
+    if y.size == 0:
+        raise ValueError("y is empty.")
+    if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind == "f":
+        kind = "continuous"
+    elif y.ndim > 2:
+        raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
+    else:
+        kind = type_of_target(y, input_name="y")
+    if y.ndim == 1 and kind in ("binary", "multiclass"):
+        classes, codes = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(
+                f"y has a single class ({classes[0]!r}); quality needs at least two "
+                "classes (or pass a real-valued target matrix)."
+            )
+        Y = np.zeros((y.shape[0], classes.size))
+        Y[np.arange(y.shape[0]), codes] = 1.0
+        return Y - 1.0 / classes.size if target == "centered" else Y
+    if y.dtype.kind not in "biuf":
+        raise TypeError(
+            f"y of type {kind!r} with dtype {y.dtype} is neither class labels (1-D) "
+            "nor a real-valued target matrix."
+        )
+    Y = np.asarray(y, dtype=np.float64).reshape(y.shape[0], -1)
+    if not np.all(np.isfinite(Y)):
+        raise ValueError("y contains NaN or infinity.")
+    return Y - Y.mean(axis=0) if target == "centered" else Y
+
+
+def _target_block(y, E, target):
+    Y = encode_target(y, target=target)
+    check_same_length(("eigenfunctions", E), ("y", Y))
+    xp, device = namespace_and_device(E)
+    if type(E).__module__.startswith("dask."):
+        import dask.array as da
+
+        return da.from_array(Y.astype(E.dtype), chunks=(E.chunks[0], Y.shape[1]))
+    return from_host(Y, xp, device, E.dtype)
+
+
+def _outputs_block(outputs, E):
+    F = check_sample_matrix(outputs, "outputs", allow_1d=True)
+    check_same_length(("eigenfunctions", E), ("outputs", F))
+    return F
+
+
+def _profile_of(grams, e, z):
+    """Per-feature and cumulative projections of block ``e`` on block ``z``."""
+    gram_zz = grams.block(z, z)
+    W = span_basis(gram_zz, grams.rtol(gram_zz.shape[0]))
+    gram_ee = grams.block(e, e)
+    q, cumulative = projection_profile(
+        gram_ee, grams.block(e, z), W, grams.rtol(gram_ee.shape[0])
+    )
+    return q, cumulative, W.shape[1]
+
+
+def _measures(E, y=None, outputs=None, target="onehot"):
+    """One pass over ``[E | Y | F]``; a Bunch of whatever was asked for."""
+    E = check_sample_matrix(E, "eigenfunctions")
+    blocks, index = [E], {}
+    if y is not None:
+        index["y"] = len(blocks)
+        blocks.append(_target_block(y, E, target))
+    if outputs is not None:
+        index["outputs"] = len(blocks)
+        blocks.append(_outputs_block(outputs, E))
+    grams = GramBlocks(*blocks)
+    result = Bunch()
+    if "y" in index:
+        q, Q, rank = _profile_of(grams, 0, index["y"])
+        result.update(feature_quality=q, cumulative_quality=Q, target_rank=rank)
+    if "outputs" in index:
+        u, U, rank = _profile_of(grams, 0, index["outputs"])
+        result.update(feature_utility=u, cumulative_utility=U, output_rank=rank)
+    return result
+
+
+_E_PARAM = """eigenfunctions : array-like of shape (m, K)
+        Eigenfunctions ``e_1..e_K`` evaluated on the (held-out) sample, e.g.
+        ``FeatureSpectrum().fit(Phi_train).transform(Phi_eval)``, in order of
+        decreasing eigenvalue.  numpy, array-API (with
+        ``sklearn.set_config(array_api_dispatch=True)``) or dask arrays."""
+
+_Y_PARAM = """y : array-like of shape (m,) or (m, t)
+        Class labels (any hashable values, encoded one-hot) or a real-valued
+        target vector/matrix whose columns span the target space.
+    target : {"onehot", "centered"}, default="onehot"
+        ``"onehot"``: the indicator matrix of the ``C`` classes (its span
+        contains the constant function, so ``Q(K) = C`` when the target lies in
+        the feature span).  ``"centered"``: one-hot minus ``1/C`` (span of
+        dimension ``C - 1``, constant excluded); for regression targets,
+        columns minus their mean."""
+
+_F_PARAM = """outputs : array-like of shape (m, C) or (m,)
+        The learned function (network outputs or logits) on the same sample; a
+        vector is one output column."""
+
+_CONVENTION = """Projections use the empirical inner product of the sample at hand.  The
+    basis of the target/output space is rank-revealing (numpy ``matrix_rank``'s
+    rule applied to the Gram matrix: eigenvalues above
+    ``mu_max * max(m, t) * eps(dtype)``); an eigenfunction that adds nothing to
+    the span of the previous ones adds exactly 0 to the cumulative measure.
+    Only Gram matrices of ``[E | Y | F]`` are formed, in one pass over the rows
+    (float64 accumulation); never an ``m x m`` array."""
+
+_TARGET_CONSTRAINT = [StrOptions({"onehot", "centered"})]
+
+
+def _doc(func):
+    """Fill the shared parameter descriptions into ``func``'s docstring."""
+    func.__doc__ = func.__doc__.format(
+        E=_E_PARAM, Y=_Y_PARAM, F=_F_PARAM, C=_CONVENTION, R=_REFERENCES
+    )
+    return func
+
+
+@validate_params(
+    {
+        "eigenfunctions": ["array-like"],
+        "y": ["array-like"],
+        "target": _TARGET_CONSTRAINT,
+    },
+    prefer_skip_nested_validation=True,
+)
+@_doc
+def feature_quality(eigenfunctions, y, *, target="onehot"):
+    """Quality ``q_k`` of each eigenfunction: its share inside the target space.
+
+    ``q_k = ||P_Y e_k||^2 / ||e_k||^2`` in ``[0, 1]``, with ``P_Y`` the
+    orthogonal projector onto the span of the target columns.
+
+    Parameters
+    ----------
+    {E}
+    {Y}
+
+    Returns
+    -------
+    quality : ndarray of shape (K,)
+        ``q_1..q_K`` (float64).
+
+    See Also
+    --------
+    cumulative_quality : Quality of the span of the first ``k`` eigenfunctions.
+
+    Notes
+    -----
+    {C}
+    {R}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.metrics import feature_quality
+    >>> y = np.array([0, 1, 0, 1])
+    >>> E = np.array([[1.0, 1.0], [1.0, -1.0], [1.0, 1.0], [1.0, -1.0]])
+    >>> feature_quality(E, y)
+    array([1., 1.])
+    >>> feature_quality(E, y, target="centered")
+    array([0., 1.])
+    """
+    return _measures(eigenfunctions, y=y, target=target).feature_quality
+
+
+@validate_params(
+    {
+        "eigenfunctions": ["array-like"],
+        "y": ["array-like"],
+        "target": _TARGET_CONSTRAINT,
+    },
+    prefer_skip_nested_validation=True,
+)
+@_doc
+def cumulative_quality(eigenfunctions, y, *, target="onehot"):
+    """Cumulative quality ``Q(k)`` of the first ``k`` eigenfunctions, ``k = 1..K``.
+
+    ``Q(k) = ||P_{{span(e_1..e_k)}} P_Y||_F^2``: how many dimensions of the
+    target space the first ``k`` eigenfunctions capture.  Nondecreasing, in
+    ``[0, r_Y]`` (``r_Y = C`` for ``C`` one-hot classes); ``Q(K) = r_Y`` exactly
+    when the target lies in the span of the features.
+
+    Parameters
+    ----------
+    {E}
+    {Y}
+
+    Returns
+    -------
+    cumulative_quality : ndarray of shape (K,)
+        Entry ``k - 1`` is ``Q(k)`` (float64).
+
+    See Also
+    --------
+    feature_quality : Quality of each eigenfunction on its own.
+    projection_measures : Quality and utility in one pass.
+
+    Notes
+    -----
+    {C}
+    {R}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.metrics import cumulative_quality
+    >>> y = np.array([0, 1, 0, 1])
+    >>> E = np.array([[1.0, 1.0], [1.0, -1.0], [1.0, 1.0], [1.0, -1.0]])
+    >>> cumulative_quality(E, y)
+    array([1., 2.])
+    """
+    return _measures(eigenfunctions, y=y, target=target).cumulative_quality
+
+
+@validate_params(
+    {"eigenfunctions": ["array-like"], "outputs": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
+@_doc
+def feature_utility(eigenfunctions, outputs):
+    """Share of each eigenfunction inside the learned function: utility ``u_k``.
+
+    ``u_k = ||P_F e_k||^2 / ||e_k||^2`` in ``[0, 1]``, with ``P_F`` the
+    projector onto the span of the network's outputs.
+
+    Parameters
+    ----------
+    {E}
+    {F}
+
+    Returns
+    -------
+    utility : ndarray of shape (K,)
+        ``u_1..u_K`` (float64).
+
+    See Also
+    --------
+    cumulative_utility : Utility of the span of the first ``k`` eigenfunctions.
+
+    Notes
+    -----
+    {C}
+    {R}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.metrics import feature_utility
+    >>> E = np.array([[1.0, 1.0], [1.0, -1.0], [1.0, 1.0], [1.0, -1.0]])
+    >>> feature_utility(E, E[:, 1])
+    array([0., 1.])
+    """
+    return _measures(eigenfunctions, outputs=outputs).feature_utility
+
+
+@validate_params(
+    {"eigenfunctions": ["array-like"], "outputs": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
+@_doc
+def cumulative_utility(eigenfunctions, outputs):
+    """Cumulative utility ``U(k)`` of the first ``k`` eigenfunctions, ``k = 1..K``.
+
+    ``U(k) = ||P_{{span(e_1..e_k)}} P_F||_F^2`` in ``[0, r_F]`` (``r_F`` the rank
+    of the outputs).  For a read-out linear in the features, ``U(K) = r_F``;
+    the smallest ``k`` with ``U(k) ~ r_F`` is the number of features the
+    network uses.
+
+    Parameters
+    ----------
+    {E}
+    {F}
+
+    Returns
+    -------
+    cumulative_utility : ndarray of shape (K,)
+        Entry ``k - 1`` is ``U(k)`` (float64).
+
+    See Also
+    --------
+    feature_utility : Utility of each eigenfunction on its own.
+    projection_measures : Quality and utility in one pass.
+
+    Notes
+    -----
+    {C}
+    {R}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.metrics import cumulative_utility
+    >>> E = np.array([[1.0, 1.0], [1.0, -1.0], [1.0, 1.0], [1.0, -1.0]])
+    >>> cumulative_utility(E, E[:, 1])
+    array([0., 1.])
+    """
+    return _measures(eigenfunctions, outputs=outputs).cumulative_utility
+
+
+@validate_params(
+    {
+        "eigenfunctions": ["array-like"],
+        "y": ["array-like", None],
+        "outputs": ["array-like", None],
+        "target": _TARGET_CONSTRAINT,
+    },
+    prefer_skip_nested_validation=True,
+)
+@_doc
+def projection_measures(eigenfunctions, y=None, outputs=None, *, target="onehot"):
+    """Quality and utility measures together, in one pass over the rows.
+
+    Same values as :func:`feature_quality`, :func:`cumulative_quality`,
+    :func:`feature_utility` and :func:`cumulative_utility`, from a single Gram
+    matrix of ``[E | Y | F]``.
+
+    Parameters
+    ----------
+    {E}
+    y : array-like of shape (m,) or (m, t), default=None
+        Labels or targets (see :func:`cumulative_quality`); quality measures
+        are computed when given.
+    outputs : array-like of shape (m, C) or (m,), default=None
+        Learned outputs; utility measures are computed when given.
+    target : {{"onehot", "centered"}}, default="onehot"
+        Target encoding (see :func:`cumulative_quality`).
+
+    Returns
+    -------
+    measures : :class:`~sklearn.utils.Bunch`
+        With ``y``: ``feature_quality``, ``cumulative_quality`` (arrays of
+        shape (K,)) and ``target_rank`` (``r_Y``).  With ``outputs``:
+        ``feature_utility``, ``cumulative_utility`` and ``output_rank``.
+
+    Notes
+    -----
+    {C}
+    {R}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.metrics import projection_measures
+    >>> y = np.array([0, 1, 0, 1])
+    >>> E = np.array([[1.0, 1.0], [1.0, -1.0], [1.0, 1.0], [1.0, -1.0]])
+    >>> res = projection_measures(E, y, outputs=E[:, 1])
+    >>> res.cumulative_quality, res.cumulative_utility, res.output_rank
+    (array([1., 2.]), array([0., 1.]), 1)
+    """
+    return _measures(eigenfunctions, y=y, outputs=outputs, target=target)
