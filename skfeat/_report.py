@@ -296,32 +296,31 @@ def measure_run(Phi_train, Phi_test, y_test, *, outputs_test=None):
     from ._spectrum import FeatureSpectrum
     from .metrics import (
         cka_mf,
-        cumulative_quality,
-        cumulative_utility,
         effective_dimension,
-        feature_quality,
         feature_regime,
-        feature_utility,
+        projection_measures,
     )
 
     spectrum = FeatureSpectrum().fit(Phi_train)
     E = spectrum.transform(Phi_test)
     n_classes = _n_targets(y_test)
-    quality = np.asarray(cumulative_quality(E, y_test), dtype=np.float64)
+    # Quality and utility from one pass over [E | Y | F].
+    measures = projection_measures(E, y_test, outputs=outputs_test)
+    quality = np.asarray(measures.cumulative_quality, dtype=np.float64)
     at_C = min(n_classes, quality.size) - 1
     record = {
         "n_features": int(Phi_train.shape[1]),
         "n_classes": n_classes,
         "D_lambda": float(spectrum.effective_dimension_),
         "quality_at_C": float(quality[at_C]),
-        "D_q": float(effective_dimension(feature_quality(E, y_test))),
+        "D_q": float(effective_dimension(measures.feature_quality)),
     }
     curves = {"eigenvalues": spectrum.eigenvalues_, "quality": quality, "utility": None}
     if outputs_test is not None:
-        utility = np.asarray(cumulative_utility(E, outputs_test), dtype=np.float64)
+        utility = np.asarray(measures.cumulative_utility, dtype=np.float64)
         curves["utility"] = utility
         record["utility_at_C"] = float(utility[at_C])
-        record["D_u"] = float(effective_dimension(feature_utility(E, outputs_test)))
+        record["D_u"] = float(effective_dimension(measures.feature_utility))
         record["cka_mf"] = float(cka_mf(Phi_test, outputs_test))
         record["regime"] = str(feature_regime(Phi_test, outputs_test))
     return record, curves

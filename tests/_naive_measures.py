@@ -7,9 +7,6 @@ measures branch is merged; afterwards the tests compare skfeat with these.
 """
 
 import numpy as np
-import pytest
-
-import skfeat.metrics
 
 
 def _target_matrix(y):
@@ -45,22 +42,3 @@ def naive_cka_mf(Phi, F):
     Z = Z - Z.mean(axis=0)
     cka = np.sum((X.T @ Z) ** 2) / (np.linalg.norm(X.T @ X) * np.linalg.norm(Z.T @ Z))
     return 1.0 - cka
-
-
-@pytest.fixture
-def measures(monkeypatch):
-    """The measures the report uses: skfeat's own once merged, else naive ones."""
-    if not hasattr(skfeat.metrics, "cumulative_quality"):
-        fakes = {
-            "cumulative_quality": naive_cumulative,
-            "cumulative_utility": naive_cumulative,
-            "feature_quality": naive_feature,
-            "feature_utility": naive_feature,
-            "cka_mf": naive_cka_mf,
-            "feature_regime": lambda Phi, F, threshold=0.1: (
-                "MF" if naive_cka_mf(Phi, F) <= threshold else "EF"
-            ),
-        }
-        for name, function in fakes.items():
-            monkeypatch.setattr(skfeat.metrics, name, function, raising=False)
-    return skfeat.metrics

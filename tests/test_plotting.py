@@ -9,7 +9,7 @@ import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from _naive_measures import measures  # noqa: E402, F401
+from _naive_measures import naive_cumulative  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -345,10 +345,7 @@ def test_training_display_without_layers_and_bad_input():
 # -- ProjectionDisplay from data (measures: skfeat's, or naive stand-ins) ----
 
 
-@pytest.mark.usefixtures("measures")
 def test_projection_display_from_estimator_matches_naive_projections():
-    from _naive_measures import naive_cumulative
-
     rng = np.random.default_rng(3)
     y_train = np.repeat([0, 1, 2], 30)
     y_test = np.tile([0, 1, 2], 20)
@@ -375,7 +372,6 @@ def test_projection_display_from_estimator_matches_naive_projections():
     assert display.utility_line_.get_ydata()[-1] == pytest.approx(3.0)
 
 
-@pytest.mark.usefixtures("measures")
 def test_projection_display_needs_targets_or_outputs():
     with pytest.raises(ValueError, match="give y"):
         ProjectionDisplay.from_eigenfunctions(np.ones((5, 2)))

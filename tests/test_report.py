@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from _naive_measures import measures  # noqa: F401  (a fixture)
+from _naive_measures import naive_cka_mf, naive_cumulative
 
 from skfeat import load_run, save_run, write_report
 from skfeat._report import RunFileError
@@ -192,7 +192,6 @@ def test_cli_help_documents_the_format(capsys):
     assert "allow_pickle=False" in out
 
 
-@pytest.mark.usefixtures("measures")
 def test_report_writes_markdown_and_plots(tmp_path):
     Phi_train, Phi_test, y_train, y_test, outputs = _arrays()
     path = save_run(
@@ -232,14 +231,23 @@ def test_report_writes_markdown_and_plots(tmp_path):
     pi = s[1:] / s[1:].sum()
     d_lambda = 1 + np.exp(-np.sum(pi * np.log(pi)))
     assert rows[0].split("|")[3].strip() == f"{d_lambda:.3g}"
-    assert rows[0].split("|")[-2].strip() in {"MF", "EF"}
+    # Q(C), U(C) and CKA-MF equal naive dense computations on the test sample.
+    _, s_train, Vt = np.linalg.svd(Phi_train, full_matrices=False)
+    E = Phi_test @ Vt.T / (s_train / np.sqrt(len(Phi_train)))
+    cells = [cell.strip() for cell in rows[0].split("|")[1:-1]]
+    quality = naive_cumulative(E, np.eye(3)[y_test])[2]
+    utility = naive_cumulative(E, outputs)[2]
+    cka = naive_cka_mf(Phi_test, outputs)
+    assert cells[3] == f"{quality:.3g}"
+    assert cells[5] == f"{utility:.3g}"
+    assert cells[7] == f"{cka:.3g}"
+    assert cells[8] == ("MF" if cka <= 0.1 else "EF")
     for image in ("spectrum.png", "projection.png", "layers.png"):
         assert f"]({image})" in text
         assert (out / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "## What the numbers mean" in text
 
 
-@pytest.mark.usefixtures("measures")
 def test_report_without_outputs_leaves_utility_out(tmp_path):
     Phi_train, Phi_test, y_train, y_test, _ = _arrays()
     report = write_report(

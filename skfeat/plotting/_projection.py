@@ -252,12 +252,14 @@ class ProjectionDisplay:
         display : ProjectionDisplay
             The display, drawn.
         """
-        from skfeat.metrics import cumulative_quality, cumulative_utility
+        from skfeat.metrics import projection_measures
 
         if y is None and outputs is None:
             raise ValueError("give y (for Q(k)), outputs (for U(k)) or both.")
-        quality = None if y is None else cumulative_quality(E, y)
-        utility = None if outputs is None else cumulative_utility(E, outputs)
+        # Q(k) and U(k) from one pass over [E | Y | F].
+        measures = projection_measures(E, y, outputs=outputs)
+        quality = measures.get("cumulative_quality")
+        utility = measures.get("cumulative_utility")
         if n_classes is None and y is not None:
             n_classes = _count_classes(y)
         display = cls(quality, utility, n_classes=n_classes, name=name)
