@@ -95,6 +95,9 @@ def test_spectrum_display_normalize_and_zero_eigenvalues():
     np.testing.assert_array_equal(display.line_.get_xdata(), [1, 2, 3])
     np.testing.assert_allclose(display.line_.get_ydata(), [0.6, 0.3, 0.1])
     assert display.ax_.get_xscale() == "log"
+    display.figure_.canvas.draw()
+    ticks = [t.get_text() for t in display.ax_.get_xticklabels() if t.get_text()]
+    assert "1" in ticks  # plain numbers on the log index axis, not 10^0
     # D_lambda is scale invariant and reported for the raw values.
     label = display.ax_.get_legend().get_texts()[0].get_text()
     assert label == f"$D_\\lambda$ = {1 + _naive_hill([3.0, 1.0]):.1f}"

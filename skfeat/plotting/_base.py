@@ -123,6 +123,16 @@ def set_value_scale(ax, metric, values):
         ax.autoscale_view()
 
 
+def set_index_scale(ax, xscale):
+    """Set the scale of an index axis ``k``; plain numbers (1, 10, 100) on log."""
+    ax.set_xscale(xscale)
+    if xscale == "log":
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def check_n_classes(n_classes):
     """Validate ``n_classes`` (None or a positive int)."""
     if n_classes is None:

@@ -10,6 +10,7 @@ from ._base import (
     has_reference,
     legend,
     reference_gid,
+    set_index_scale,
 )
 
 __all__ = ["ProjectionDisplay"]
@@ -157,7 +158,7 @@ class ProjectionDisplay:
                 label=f"$k = C = {n_classes}$",
                 gid=reference_gid("k=C"),
             )
-        ax.set_xscale(xscale)
+        set_index_scale(ax, xscale)
         ax.set_xlabel("number of eigenfunctions $k$")
         ax.set_ylabel("cumulative projection")
         if not ax.get_title():

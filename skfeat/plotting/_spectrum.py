@@ -12,6 +12,7 @@ from ._base import (
     has_reference,
     legend,
     reference_gid,
+    set_index_scale,
 )
 
 __all__ = ["SpectrumDisplay"]
@@ -138,7 +139,7 @@ class SpectrumDisplay:
         positive = lam > 0
         (self.line_,) = ax.plot(k[positive], lam[positive], **style)
         ax.set_yscale("log")
-        ax.set_xscale(xscale)
+        set_index_scale(ax, xscale)
         ax.set_xlabel("index $k$")
         if normalize:
             ax.set_ylabel(r"eigenvalue share $\lambda_k \,/\, \Sigma_j \lambda_j$")
