@@ -100,7 +100,7 @@ _API_SECTIONS = [
 ]
 
 
-def _write_api_page(app):
+def _write_api_page(srcdir):
     """Write ``api.rst`` from the ``__all__`` of each public module.
 
     The reference lists exactly what the package exports, so a name added to an
@@ -151,7 +151,7 @@ def _write_api_page(app):
         ]
         lines += [f"   {name}" for name in sorted(names)]
         lines.append("")
-    path = os.path.join(app.srcdir, "api.rst")
+    path = os.path.join(srcdir, "api.rst")
     text = "\n".join(lines)
     if not os.path.exists(path) or open(path, encoding="utf-8").read() != text:
         with open(path, "w", encoding="utf-8") as handle:
@@ -175,7 +175,11 @@ def _escape_attribute_names(app, what, name, obj, options, lines):
         lines[i] = "``".join(parts)
 
 
+# Written when this file is read: Sphinx must find api.rst among the sources
+# before autosummary generates the stub pages it lists.
+_write_api_page(os.path.dirname(os.path.abspath(__file__)))
+
+
 def setup(app):
-    """Generate the API page before the sources are read."""
-    app.connect("builder-inited", _write_api_page)
+    """Register the docstring hook."""
     app.connect("autodoc-process-docstring", _escape_attribute_names)
