@@ -8,6 +8,15 @@ feature extractor (:mod:`skfeat.torch`, needs the ``torch`` extra).
 from ._report import load_run, save_run, write_report
 from ._spectrum import FeatureSpectrum
 from .metrics import effective_dimension, eigenvalue_dimension
+from .metrics import (
+    cka_mf,
+    cumulative_quality,
+    cumulative_utility,
+    feature_quality,
+    feature_regime,
+    feature_utility,
+    linear_cka,
+)
 
 __version__ = "0.1.0"
 
@@ -16,6 +25,13 @@ __all__ = [
     "__version__",
     "effective_dimension",
     "eigenvalue_dimension",
+    "cka_mf",
+    "cumulative_quality",
+    "cumulative_utility",
+    "feature_quality",
+    "feature_regime",
+    "feature_utility",
+    "linear_cka",
     "load_run",
     "save_run",
     "write_report",

@@ -356,6 +356,124 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         share = np.cumsum(lam) / lam.sum()
         return int(min(np.searchsorted(share, nc, side="left") + 1, rank))
 
+    # -- feature-learning measures (spec sections 2 and 4) -----------------
+
+    def measures(self, X, y=None, outputs=None, *, target="onehot"):
+        """Quality, utility and CKA-MF of the eigenfunctions on a sample.
+
+        One pass over the rows of ``[X | Y | outputs]``: the eigenfunctions'
+        Gram matrix is ``W^T (X^T X) W`` for the fitted map ``E = X W``, so they
+        are never evaluated.  Same formulas as
+        :func:`~skfeat.metrics.projection_measures` and
+        :func:`~skfeat.metrics.cka_mf`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (m, n_features_in_)
+            Features ``Phi`` of an evaluation (held-out) sample.
+        y : array-like of shape (m,) or (m, t), default=None
+            Class labels or regression targets; quality measures when given.
+        outputs : array-like of shape (m, C) or (m,), default=None
+            Learned outputs; utility measures and ``cka_mf`` when given.
+        target : {"onehot", "centered"}, default="onehot"
+            Target encoding, see :func:`~skfeat.metrics.cumulative_quality`.
+
+        Returns
+        -------
+        measures : :class:`~sklearn.utils.Bunch`
+            ``feature_quality``, ``cumulative_quality``, ``target_rank`` (with
+            ``y``); ``feature_utility``, ``cumulative_utility``,
+            ``output_rank`` and ``cka_mf`` of ``X`` (with ``outputs``).
+        """
+        from .metrics._projection import measures_from_features
+
+        check_is_fitted(self)
+        if target not in ("onehot", "centered"):
+            raise ValueError(
+                f"target must be 'onehot' or 'centered'; got {target!r}."
+            )
+        X = self._validate(X, reset=False, min_samples=2)
+        coef = to_host(self.components_, namespace_and_device(self.components_)[0])
+        lam = to_host(self.eigenvalues_, namespace_and_device(self.eigenvalues_)[0])
+        return measures_from_features(
+            X, coef.T / np.sqrt(lam), y=y, outputs=outputs, target=target
+        )
+
+    def quality(self, X, y, *, target="onehot"):
+        """Cumulative quality ``Q(k)``, ``k = 1..n_components_``, on a sample.
+
+        Equals ``cumulative_quality(self.transform(X), y)`` (one pass over
+        ``[X | Y]``, without evaluating the eigenfunctions).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (m, n_features_in_)
+            Features of an evaluation sample.
+        y : array-like of shape (m,) or (m, t)
+            Class labels or regression targets.
+        target : {"onehot", "centered"}, default="onehot"
+            Target encoding, see :func:`~skfeat.metrics.cumulative_quality`.
+
+        Returns
+        -------
+        cumulative_quality : ndarray of shape (n_components_,)
+            Entry ``k - 1`` is ``Q(k)``.
+        """
+        return self.measures(X, y, target=target).cumulative_quality
+
+    def utility(self, X, outputs):
+        """Cumulative utility ``U(k)``, ``k = 1..n_components_``, on a sample.
+
+        Equals ``cumulative_utility(self.transform(X), outputs)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (m, n_features_in_)
+            Features of an evaluation sample.
+        outputs : array-like of shape (m, C) or (m,)
+            Learned outputs on the same sample.
+
+        Returns
+        -------
+        cumulative_utility : ndarray of shape (n_components_,)
+            Entry ``k - 1`` is ``U(k)``.
+        """
+        return self.measures(X, outputs=outputs).cumulative_utility
+
+    def score(self, X, y, *, target="onehot"):
+        """Quality score: share of the target space captured by ``r`` eigenfunctions.
+
+        ``Q(r) / r`` with ``r`` the number of target dimensions (``C`` classes
+        for one-hot labels), in ``[0, 1]``, greater is better; the same value
+        as the ``"quality"`` scorer of :func:`skfeat.metrics.get_scorer`, so
+        model selection on a pipeline ending in this estimator works with
+        ``scoring=None``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (m, n_features_in_)
+            Features of an evaluation sample.
+        y : array-like of shape (m,) or (m, t)
+            Class labels or regression targets.
+        target : {"onehot", "centered"}, default="onehot"
+            Target encoding, see :func:`~skfeat.metrics.cumulative_quality`.
+
+        Returns
+        -------
+        score : float
+            ``Q(min(r, n_components_)) / r``.
+        """
+        from .metrics._projection import score_at
+
+        if y is None:
+            raise ValueError(
+                "FeatureSpectrum.score needs the targets y (class labels or a "
+                "target matrix): it is the cumulative quality at k = number of "
+                "target dimensions."
+            )
+        result = self.measures(X, y, target=target)
+        return score_at(result.cumulative_quality, result.target_rank)
+
 
 def _check_float_matrix(X, xp, where):
     if X.ndim != 2:

@@ -9,6 +9,13 @@ from ._projection import (
     feature_utility,
     projection_measures,
 )
+from ._scorer import (
+    get_scorer,
+    get_scorer_names,
+    make_cka_mf_scorer,
+    make_quality_scorer,
+    make_utility_scorer,
+)
 
 __all__ = [
     "effective_dimension",
@@ -21,4 +28,9 @@ __all__ = [
     "feature_utility",
     "linear_cka",
     "projection_measures",
+    "get_scorer",
+    "get_scorer_names",
+    "make_cka_mf_scorer",
+    "make_quality_scorer",
+    "make_utility_scorer",
 ]

@@ -102,36 +102,88 @@ def _outputs_block(outputs, E):
     return F
 
 
-def _profile_of(grams, e, z):
-    """Per-feature and cumulative projections of block ``e`` on block ``z``."""
+def _profile(grams, gram_ee, gram_ez, z):
+    """Per-feature and cumulative projections of E onto the span of block z."""
     gram_zz = grams.block(z, z)
     W = span_basis(gram_zz, grams.rtol(gram_zz.shape[0]))
-    gram_ee = grams.block(e, e)
     q, cumulative = projection_profile(
-        gram_ee, grams.block(e, z), W, grams.rtol(gram_ee.shape[0])
+        gram_ee, gram_ez, W, grams.rtol(gram_ee.shape[0])
     )
     return q, cumulative, W.shape[1]
+
+
+def _blocks(first, y, outputs, target):
+    """``[first | Y | F]`` blocks and where Y and F sit among them."""
+    blocks, index = [first], {}
+    if y is not None:
+        index["y"] = len(blocks)
+        blocks.append(_target_block(y, first, target))
+    if outputs is not None:
+        index["outputs"] = len(blocks)
+        blocks.append(_outputs_block(outputs, first))
+    return blocks, index
+
+
+def _collect(grams, index, gram_ee, cross):
+    """Bunch of the measures; ``cross(z)`` returns ``E^T Z`` for block ``z``."""
+    result = Bunch()
+    if "y" in index:
+        q, Q, rank = _profile(grams, gram_ee, cross(index["y"]), index["y"])
+        result.update(feature_quality=q, cumulative_quality=Q, target_rank=rank)
+    if "outputs" in index:
+        z = index["outputs"]
+        u, U, rank = _profile(grams, gram_ee, cross(z), z)
+        result.update(feature_utility=u, cumulative_utility=U, output_rank=rank)
+    return result
 
 
 def _measures(E, y=None, outputs=None, target="onehot"):
     """One pass over ``[E | Y | F]``; a Bunch of whatever was asked for."""
     E = check_sample_matrix(E, "eigenfunctions")
-    blocks, index = [E], {}
-    if y is not None:
-        index["y"] = len(blocks)
-        blocks.append(_target_block(y, E, target))
-    if outputs is not None:
-        index["outputs"] = len(blocks)
-        blocks.append(_outputs_block(outputs, E))
+    blocks, index = _blocks(E, y, outputs, target)
     grams = GramBlocks(*blocks)
-    result = Bunch()
-    if "y" in index:
-        q, Q, rank = _profile_of(grams, 0, index["y"])
-        result.update(feature_quality=q, cumulative_quality=Q, target_rank=rank)
+    return _collect(grams, index, grams.block(0, 0), lambda z: grams.block(0, z))
+
+
+def measures_from_features(X, coef, y=None, outputs=None, target="onehot"):
+    """All measures of ``E = X @ coef`` from one pass over ``[X | Y | F]``.
+
+    ``coef`` (p x K, host float64) maps features to eigenfunctions, so
+    ``E^T E = coef^T (X^T X) coef`` and ``E^T Z = coef^T (X^T Z)``: the
+    eigenfunctions are never evaluated, and the same Gram gives CKA-MF of
+    ``X`` itself.  ``X`` must already be validated.
+    """
+    from ._cka import cka_mf_from_grams
+
+    blocks, index = _blocks(X, y, outputs, target)
+    if X.shape[0] < 2:
+        raise ValueError(f"X has {X.shape[0]} sample(s); at least 2 are needed.")
+    grams = GramBlocks(*blocks)
+    gram_xx = grams.block(0, 0)
+    result = _collect(
+        grams, index, coef.T @ gram_xx @ coef, lambda z: coef.T @ grams.block(0, z)
+    )
     if "outputs" in index:
-        u, U, rank = _profile_of(grams, 0, index["outputs"])
-        result.update(feature_utility=u, cumulative_utility=U, output_rank=rank)
+        result.cka_mf = cka_mf_from_grams(grams, 0, index["outputs"])
     return result
+
+
+def score_at(cumulative, rank, k=None):
+    """``C(k) / r``: the share of an ``r``-dimensional space captured at ``k``.
+
+    ``k=None`` takes ``k = min(r, K)``: the number of target (or output)
+    dimensions, the fewest eigenfunctions that could capture all of it.
+    """
+    n_available = cumulative.size
+    if k is None:
+        k = min(max(rank, 1), n_available)
+    elif k > n_available:
+        raise ValueError(
+            f"k={k} is larger than the {n_available} eigenfunctions available."
+        )
+    if rank == 0:
+        return 0.0
+    return float(cumulative[k - 1] / rank)
 
 
 _E_PARAM = """eigenfunctions : array-like of shape (m, K)

@@ -1,0 +1,142 @@
+"""Linear CKA, CKA-MF and the regime against dense m x m kernels written here."""
+
+import warnings
+
+import numpy as np
+import pytest
+import sklearn
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skfeat.metrics import cka_mf, feature_regime, linear_cka
+
+
+def naive_cka_kernels(K, L):
+    """CKA of two m x m kernels with the explicit centring matrix H."""
+    m = K.shape[0]
+    H = np.eye(m) - np.ones((m, m)) / m
+    Kc, Lc = H @ K @ H, H @ L @ H
+    return np.sum(Kc * Lc) / (np.linalg.norm(Kc) * np.linalg.norm(Lc))
+
+
+def naive_projector(F):
+    F = np.asarray(F, dtype=np.float64).reshape(F.shape[0], -1)
+    r = np.linalg.matrix_rank(F)
+    U = np.linalg.svd(F, full_matrices=False)[0][:, :r]
+    return U @ U.T
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def test_linear_cka_matches_dense_kernels(rng):
+    X = rng.normal(size=(30, 5)) + 2.0
+    Y = X @ rng.normal(size=(5, 3)) + rng.normal(size=(30, 3))
+    expected = naive_cka_kernels(X @ X.T, Y @ Y.T)
+    assert linear_cka(X, Y) == pytest.approx(expected, abs=1e-12)
+    assert linear_cka(Y, X) == pytest.approx(expected, abs=1e-12)
+
+
+def test_cka_mf_matches_dense_kernels(rng):
+    Phi = rng.normal(size=(40, 6))
+    F = Phi[:, :2] @ rng.normal(size=(2, 3))  # rank 2 outputs
+    expected = 1.0 - naive_cka_kernels(Phi @ Phi.T, naive_projector(F))
+    assert cka_mf(Phi, F) == pytest.approx(expected, abs=1e-10)
+
+
+def test_cka_with_itself_is_one_and_invariant(rng):
+    X = rng.normal(size=(50, 4))
+    assert linear_cka(X, X) == pytest.approx(1.0, abs=1e-12)
+    R = np.linalg.qr(rng.normal(size=(4, 4)))[0]
+    Y = rng.normal(size=(50, 3))
+    base = linear_cka(X, Y)
+    assert linear_cka(5.0 * X @ R, 0.01 * Y) == pytest.approx(base, abs=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    m=st.integers(3, 25),
+    p=st.integers(1, 5),
+    q=st.integers(1, 5),
+)
+def test_linear_cka_properties(seed, m, p, q):
+    rng = np.random.default_rng(seed)
+    X, Y = rng.normal(size=(m, p)), rng.normal(size=(m, q))
+    value = linear_cka(X, Y)
+    assert 0.0 <= value <= 1.0
+    assert value == pytest.approx(naive_cka_kernels(X @ X.T, Y @ Y.T), abs=1e-9)
+    perm = rng.permutation(m)
+    assert linear_cka(X[perm], Y[perm]) == pytest.approx(value, abs=1e-9)
+    R = np.linalg.qr(rng.normal(size=(p, p)))[0]
+    shift = rng.normal(size=p)  # centring removes any offset
+    assert linear_cka(3.0 * X @ R + shift, Y) == pytest.approx(value, abs=1e-9)
+
+
+def test_constant_side_gives_zero_with_warning(rng):
+    X = rng.normal(size=(20, 3))
+    with pytest.warns(UserWarning, match="constant"):
+        assert linear_cka(X, np.full((20, 2), 3.0)) == 0.0
+    with pytest.warns(UserWarning, match="constant"):
+        assert cka_mf(X, np.ones(20)) == 1.0
+    with pytest.warns(UserWarning, match="constant"):
+        assert cka_mf(X, np.zeros((20, 2))) == 1.0
+
+
+def test_planted_minimal_feature_regime(rng):
+    labels = rng.integers(0, 4, size=400)
+    codes = np.eye(4)[labels]
+    Phi = codes @ rng.normal(size=(4, 32)) + 0.05 * rng.normal(size=(400, 32))
+    outputs = Phi @ rng.normal(size=(32, 4))
+    assert cka_mf(Phi, outputs) < 0.05
+    assert feature_regime(Phi, outputs) == "MF"
+
+
+def test_planted_extended_feature_regime(rng):
+    labels = rng.integers(0, 4, size=400)
+    codes = np.eye(4)[labels]
+    Phi = np.hstack([codes, rng.normal(size=(400, 100))])
+    outputs = codes @ rng.normal(size=(4, 4))
+    assert cka_mf(Phi, outputs) > 0.5
+    assert feature_regime(Phi, outputs) == "EF"
+    assert feature_regime(Phi, outputs, threshold=1.0) == "MF"
+
+
+@pytest.mark.parametrize("backend", ["array_api_strict", "torch"])
+def test_array_api_backends_match_numpy(rng, backend):
+    xp = pytest.importorskip(backend)
+    Phi, F = rng.normal(size=(40, 6)), rng.normal(size=(40, 2))
+    with sklearn.config_context(array_api_dispatch=True):
+        got = cka_mf(xp.asarray(Phi), xp.asarray(F))
+        got_cka = linear_cka(xp.asarray(Phi.astype(np.float32)), xp.asarray(F))
+    assert got == pytest.approx(cka_mf(Phi, F), abs=1e-10)
+    assert got_cka == pytest.approx(linear_cka(Phi, F), abs=1e-5)
+
+
+def test_dask_matches_numpy(rng):
+    da = pytest.importorskip("dask.array")
+    Phi, F = rng.normal(size=(40, 6)), rng.normal(size=(40, 2))
+    got = cka_mf(da.from_array(Phi, chunks=15), da.from_array(F, chunks=15))
+    assert got == pytest.approx(cka_mf(Phi, F), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda X, F: linear_cka(X, F[:-1]), ValueError, "same number"),
+        (lambda X, F: cka_mf(X[:-1], F), ValueError, "same number"),
+        (lambda X, F: cka_mf(X, np.where(F > 1, np.nan, F)), ValueError, "NaN"),
+        (lambda X, F: linear_cka(X[:0], F[:0]), ValueError, "empty"),
+        (lambda X, F: linear_cka(X[:1], F[:1]), ValueError, "at least 2"),
+        (lambda X, F: cka_mf(X.astype(str), F), TypeError, "real"),
+        (lambda X, F: feature_regime(X, F, threshold=2.0), ValueError, "threshold"),
+    ],
+)
+def test_bad_input_raises_clear_error(rng, call, error, match):
+    X, F = rng.normal(size=(20, 3)), rng.normal(size=(20, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(error, match=match):
+            call(X, F)

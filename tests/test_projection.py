@@ -1,0 +1,340 @@
+"""Quality and utility against naive dense float64 projections written here."""
+
+import warnings
+
+import numpy as np
+import pytest
+import sklearn
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skfeat import FeatureSpectrum
+from skfeat.metrics import (
+    cumulative_quality,
+    cumulative_utility,
+    feature_quality,
+    feature_utility,
+    projection_measures,
+)
+
+# -- naive reference: explicit projector matrices, QR, matrix_rank -----------
+
+
+def naive_basis(Y):
+    """Orthonormal basis of span(Y) (dense SVD, numpy's matrix_rank rule)."""
+    Y = np.asarray(Y, dtype=np.float64)
+    r = np.linalg.matrix_rank(Y)
+    U = np.linalg.svd(Y, full_matrices=False)[0]
+    return U[:, :r]
+
+
+def naive_feature_projection(E, Y):
+    T = naive_basis(Y)
+    P = T @ T.T  # m x m projector: fine for the small m of the tests
+    return np.array([e @ P @ e / (e @ e) for e in E.T])
+
+
+def naive_cumulative_projection(E, Y):
+    """C(k) with QR of the eigenfunctions (assumed of full column rank)."""
+    T = naive_basis(Y)
+    Q = np.linalg.qr(E)[0]
+    return np.cumsum(np.sum((Q.T @ T) ** 2, axis=1))
+
+
+def one_hot(labels):
+    classes = np.unique(labels)
+    return (labels[:, None] == classes[None, :]).astype(float)
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    m, k, C = 60, 8, 4
+    labels = rng.integers(0, C, size=m)
+    E = rng.normal(size=(m, k)) + one_hot(labels) @ rng.normal(size=(C, k))
+    return E, labels, rng
+
+
+# -- exact values -----------------------------------------------------------
+
+
+def test_quality_matches_naive_projector(data):
+    E, labels, _ = data
+    Y = one_hot(labels)
+    np.testing.assert_allclose(
+        feature_quality(E, labels), naive_feature_projection(E, Y), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        cumulative_quality(E, labels), naive_cumulative_projection(E, Y), atol=1e-11
+    )
+
+
+def test_centered_target_matches_naive(data):
+    E, labels, _ = data
+    Yc = one_hot(labels) - 1.0 / 4
+    np.testing.assert_allclose(
+        cumulative_quality(E, labels, target="centered"),
+        naive_cumulative_projection(E, Yc),
+        atol=1e-11,
+    )
+    Q = cumulative_quality(E, labels, target="centered")
+    assert Q[-1] <= 3 + 1e-12  # span of dimension C - 1
+
+
+def test_regression_target_matrix_and_vector(data):
+    E, _, rng = data
+    Y = rng.normal(size=(E.shape[0], 2))
+    np.testing.assert_allclose(
+        cumulative_quality(E, Y), naive_cumulative_projection(E, Y), atol=1e-11
+    )
+    np.testing.assert_allclose(
+        feature_quality(E, Y[:, 0]), naive_feature_projection(E, Y[:, :1]), atol=1e-12
+    )
+    Yc = Y - Y.mean(axis=0)
+    np.testing.assert_allclose(
+        cumulative_quality(E, Y, target="centered"),
+        naive_cumulative_projection(E, Yc),
+        atol=1e-11,
+    )
+
+
+def test_string_labels_equal_integer_labels(data):
+    E, labels, _ = data
+    names = np.array(["cat", "dog", "emu", "fox"], dtype=object)[labels]
+    np.testing.assert_allclose(
+        cumulative_quality(E, names), cumulative_quality(E, labels), atol=1e-14
+    )
+    assert np.allclose(
+        cumulative_quality(E, list(names)), cumulative_quality(E, labels)
+    )
+
+
+def test_utility_matches_naive(data):
+    E, _, rng = data
+    F = E[:, :3] @ rng.normal(size=(3, 5)) + 0.3 * rng.normal(size=(E.shape[0], 5))
+    np.testing.assert_allclose(
+        feature_utility(E, F), naive_feature_projection(E, F), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        cumulative_utility(E, F), naive_cumulative_projection(E, F), atol=1e-11
+    )
+
+
+def test_projection_measures_equal_separate_functions(data):
+    E, labels, rng = data
+    F = rng.normal(size=(E.shape[0], 3))
+    res = projection_measures(E, labels, outputs=F)
+    np.testing.assert_array_equal(res.cumulative_quality, cumulative_quality(E, labels))
+    np.testing.assert_array_equal(res.feature_quality, feature_quality(E, labels))
+    np.testing.assert_array_equal(res.cumulative_utility, cumulative_utility(E, F))
+    np.testing.assert_array_equal(res.feature_utility, feature_utility(E, F))
+    assert res.target_rank == 4 and res.output_rank == 3
+    assert set(projection_measures(E, labels)) == {
+        "feature_quality",
+        "cumulative_quality",
+        "target_rank",
+    }
+
+
+# -- closed forms -----------------------------------------------------------
+
+
+def test_target_in_feature_span_gives_full_quality(data):
+    _, labels, rng = data
+    m = labels.size
+    Y = one_hot(labels)
+    E = np.hstack([rng.normal(size=(m, 3)), Y @ rng.normal(size=(4, 4))])
+    Q = cumulative_quality(E, labels)
+    assert np.all(np.diff(Q) >= -1e-12)
+    assert Q[-1] == pytest.approx(4.0, abs=1e-10)
+
+
+def test_linear_readout_utility_reaches_output_rank():
+    rng = np.random.default_rng(1)
+    Phi_train, Phi_eval = rng.normal(size=(100, 6)), rng.normal(size=(80, 6))
+    E = FeatureSpectrum().fit(Phi_train).transform(Phi_eval)
+    W = rng.normal(size=(6, 2)) @ rng.normal(size=(2, 3))  # rank 2, 3 outputs
+    res = projection_measures(E, outputs=Phi_eval @ W)
+    assert res.output_rank == 2
+    assert res.cumulative_utility[-1] == pytest.approx(2.0, abs=1e-10)
+    u = res.feature_utility
+    assert np.all((u >= 0) & (u <= 1))
+
+
+def test_dependent_columns_add_exactly_nothing(data):
+    E, labels, _ = data
+    extended = np.hstack([E[:, :3], E[:, :1], E[:, :1] - 2 * E[:, 2:3], E[:, 3:]])
+    Q = cumulative_quality(extended, labels)
+    assert np.all(np.isfinite(Q))
+    assert Q[3] == Q[2] and Q[4] == Q[2]
+    np.testing.assert_allclose(
+        np.delete(Q, [3, 4]), cumulative_quality(E, labels), atol=1e-11
+    )
+
+
+def test_more_eigenfunctions_than_samples_is_finite():
+    rng = np.random.default_rng(2)
+    labels = np.array([0, 1, 2, 0, 1])
+    E = rng.normal(size=(5, 9))
+    Q = cumulative_quality(E, labels)
+    assert np.all(np.isfinite(Q)) and np.all(np.diff(Q) >= -1e-12)
+    assert Q[-1] == pytest.approx(3.0, abs=1e-10)  # span(E) is all of R^5
+    assert np.all(Q[4:] == Q[4])
+
+
+def test_zero_column_has_zero_quality_and_warns(data):
+    E, labels, _ = data
+    E = E.copy()
+    E[:, 2] = 0.0
+    with pytest.warns(UserWarning, match="identically zero"):
+        q = feature_quality(E, labels)
+    assert q[2] == 0.0 and np.all(np.isfinite(q))
+
+
+def test_constant_function_has_quality_one_for_onehot_only():
+    labels = np.array([0, 1, 1, 0, 2, 2])
+    E = np.ones((6, 1))
+    assert feature_quality(E, labels)[0] == pytest.approx(1.0)
+    assert feature_quality(E, labels, target="centered")[0] == pytest.approx(0.0)
+
+
+def test_float32_input_gives_float64_close_to_naive(data):
+    E, labels, _ = data
+    Q = cumulative_quality(E.astype(np.float32), labels)
+    assert Q.dtype == np.float64
+    np.testing.assert_allclose(
+        Q, naive_cumulative_projection(E.astype(np.float32), one_hot(labels)), atol=1e-4
+    )
+
+
+def test_input_is_not_modified(data):
+    E, labels, rng = data
+    F = rng.normal(size=(E.shape[0], 2))
+    copies = E.copy(), labels.copy(), F.copy()
+    projection_measures(E, labels, outputs=F, target="centered")
+    for before, after in zip(copies, (E, labels, F)):
+        np.testing.assert_array_equal(before, after)
+
+
+# -- invariances (hypothesis) -----------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(6, 30), k=st.integers(1, 6))
+def test_properties_and_naive_agreement(seed, m, k):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, size=m)
+    labels[:3] = [0, 1, 2]
+    E = rng.normal(size=(m, k))
+    q = feature_quality(E, labels)
+    Q = cumulative_quality(E, labels)
+    assert np.all((q >= 0) & (q <= 1))
+    assert np.all(np.diff(Q) >= -1e-12) and Q[-1] <= 3 + 1e-12
+    if k < m:
+        np.testing.assert_allclose(
+            Q, naive_cumulative_projection(E, one_hot(labels)), atol=1e-9
+        )
+    perm = rng.permutation(m)
+    np.testing.assert_allclose(cumulative_quality(E[perm], labels[perm]), Q, atol=1e-9)
+    # Scaling each eigenfunction changes nothing: projections are of spans.
+    scale = rng.uniform(0.1, 10.0, size=k)
+    np.testing.assert_allclose(cumulative_quality(E * scale, labels), Q, atol=1e-9)
+    np.testing.assert_allclose(feature_quality(E * scale, labels), q, atol=1e-9)
+
+
+def test_outputs_rotation_invariance(data):
+    E, _, rng = data
+    F = rng.normal(size=(E.shape[0], 3))
+    R = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    np.testing.assert_allclose(
+        cumulative_utility(E, F @ R * 7.0), cumulative_utility(E, F), atol=1e-11
+    )
+
+
+# -- backends ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["array_api_strict", "torch"])
+def test_array_api_backends_match_numpy(data, backend):
+    xp = pytest.importorskip(backend)
+    E, labels, rng = data
+    F = rng.normal(size=(E.shape[0], 3))
+    expected = projection_measures(E, labels, outputs=F)
+    with sklearn.config_context(array_api_dispatch=True):
+        got = projection_measures(xp.asarray(E), labels, outputs=xp.asarray(F))
+        got32 = cumulative_quality(xp.asarray(E.astype(np.float32)), labels)
+    for key in ("cumulative_quality", "feature_quality", "cumulative_utility"):
+        assert isinstance(got[key], np.ndarray)
+        np.testing.assert_allclose(got[key], expected[key], atol=1e-10)
+    np.testing.assert_allclose(got32, expected.cumulative_quality, atol=1e-4)
+
+
+def test_dask_arrays_match_numpy(data):
+    da = pytest.importorskip("dask.array")
+    E, labels, rng = data
+    F = rng.normal(size=(E.shape[0], 3))
+    expected = projection_measures(E, labels, outputs=F)
+    got = projection_measures(
+        da.from_array(E, chunks=(25, 8)), labels, outputs=da.from_array(F, chunks=25)
+    )
+    np.testing.assert_allclose(
+        got.cumulative_quality, expected.cumulative_quality, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        got.cumulative_utility, expected.cumulative_utility, atol=1e-10
+    )
+
+
+# -- bad input: one clear error each ---------------------------------------
+
+
+def test_outputs_vector_is_one_column(data):
+    E, _, rng = data
+    f = rng.normal(size=E.shape[0])
+    np.testing.assert_array_equal(
+        cumulative_utility(E, f), cumulative_utility(E, f[:, None])
+    )
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda E, y, F: cumulative_quality(E[:-1], y), ValueError, "same number"),
+        (lambda E, y, F: cumulative_utility(E, F[:-2]), ValueError, "same number"),
+        (lambda E, y, F: cumulative_quality(E, np.zeros(len(y))), ValueError, "single"),
+        (lambda E, y, F: feature_quality(E, ["a"] * len(y)), ValueError, "single"),
+        (
+            lambda E, y, F: cumulative_utility(E, np.where(F > 1, np.nan, F)),
+            ValueError,
+            "NaN",
+        ),
+        (
+            lambda E, y, F: cumulative_utility(E, np.where(F > 1, np.inf, F)),
+            ValueError,
+            "infinity",
+        ),
+        (
+            lambda E, y, F: cumulative_quality(np.where(E > 1, np.nan, E), y),
+            ValueError,
+            "NaN",
+        ),
+        (lambda E, y, F: cumulative_quality(E[:0], y[:0]), ValueError, "empty"),
+        (lambda E, y, F: cumulative_quality(E[:, :0], y), ValueError, "empty"),
+        (lambda E, y, F: cumulative_quality(E[:1], y[:1]), ValueError, "at least 2"),
+        (lambda E, y, F: cumulative_quality(E[:, 0], y), ValueError, "2-D"),
+        (lambda E, y, F: cumulative_quality(E.astype(str), y), TypeError, "real"),
+        (lambda E, y, F: cumulative_quality(E, y, target="x"), ValueError, "target"),
+        (
+            lambda E, y, F: cumulative_quality(E, np.zeros((len(y), 2, 2))),
+            ValueError,
+            "1-D or 2-D",
+        ),
+    ],
+)
+def test_bad_input_raises_clear_error(data, call, error, match):
+    E, labels, rng = data
+    F = rng.normal(size=(E.shape[0], 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(error, match=match):
+            call(E, labels, F)
