@@ -57,6 +57,20 @@ def main(argv=None):
     return SUBCOMMANDS[args.command][2](args)
 
 
+def _register_demo():
+    from ._demo import add_demo_arguments, run_demo_command
+
+    SUBCOMMANDS["demo"] = (
+        "Train a small CNN on scikit-learn's digits two ways (SGD, frozen hidden "
+        "layers) and compare their features: table, summary.json and PNGs.",
+        add_demo_arguments,
+        run_demo_command,
+    )
+
+
+_register_demo()
+
+
 def _register_report():
     from ._report import add_report_arguments, run_report
 

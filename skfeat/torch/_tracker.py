@@ -1,0 +1,338 @@
+"""FeatureTracker: the feature-learning measures of a network during training."""
+
+import time
+
+import numpy as np
+
+from skfeat._spectrum import FeatureSpectrum
+from skfeat.metrics import (
+    cka_mf,
+    effective_dimension,
+    feature_regime,
+    projection_measures,
+)
+
+from ._extractor import FeatureExtractor
+
+__all__ = ["FeatureTracker", "layer_measures"]
+
+# Scalar columns of a history record, in table order.
+SCALARS = (
+    "train_accuracy",
+    "test_accuracy",
+    "quality_at_C",
+    "utility_at_C",
+    "D_lambda",
+    "D_q",
+    "D_u",
+    "cka_mf",
+    "regime",
+)
+# Per-eigenfunction curves kept with every record (small: one value per feature).
+CURVES = (
+    "eigenvalues",
+    "quality",
+    "utility",
+    "cumulative_quality",
+    "cumulative_utility",
+)
+
+
+class FeatureTracker:
+    """Record the feature-learning measures of a network during your training loop.
+
+    Call :meth:`update` (or the tracker itself) with the model and the epoch
+    inside your own loop; every ``every`` epochs it extracts the chosen layers
+    on the training and test inputs (one forward pass each), fits
+    :class:`~skfeat.FeatureSpectrum` on the training features, and records per
+    layer the measures of the test features: quality ``Q(C)`` against the
+    one-hot labels, utility ``U(C)`` against the network's test outputs,
+    ``D_lambda``, ``D_q``, ``D_u``, CKA-MF, the regime and the accuracies.
+
+    Parameters
+    ----------
+    X_train : array-like, torch.Tensor, Dataset or DataLoader
+        Training inputs (the sample the spectrum is fitted on).
+    y_train : array-like of shape (n_train,)
+        Training class labels (for the training accuracy).
+    X_test : array-like, torch.Tensor, Dataset or DataLoader
+        Held-out inputs (the sample the measures are evaluated on).
+    y_test : array-like of shape (n_test,)
+        Held-out class labels.
+    layers : str, list of str or None, default=None
+        Layers to track, named as in :class:`FeatureExtractor` (``None``: the
+        input of the last linear layer, the paper's feature map).
+    every : int, default=1
+        Record only when ``epoch % every == 0``.
+    threshold : float, default=0.1
+        CKA-MF threshold of the regime label (see
+        :func:`skfeat.metrics.feature_regime`).
+    batch_size : int, default=256
+        Batch size of the extraction passes.
+    device : str or torch.device, default="cpu"
+        Where the extraction passes run.
+
+    Attributes
+    ----------
+    history : list of dict
+        One record per ``(epoch, layer)``: ``epoch``, ``layer``, the scalars
+        ``train_accuracy, test_accuracy, quality_at_C, utility_at_C, D_lambda,
+        D_q, D_u, cka_mf, regime``, the curves ``eigenvalues, quality, utility,
+        cumulative_quality, cumulative_utility`` (numpy arrays) and ``seconds``
+        (the update's wall time).
+    classes_ : ndarray
+        Sorted class labels; output column ``j`` of the network is class
+        ``classes_[j]`` (for the accuracies).
+
+    See Also
+    --------
+    FeatureExtractor : The extraction behind each update.
+    skfeat.FeatureSpectrum : The spectrum fitted at each update.
+
+    Notes
+    -----
+    The accuracies are those of ``argmax`` over the network's outputs.  An
+    update costs two forward passes without gradients plus a ``p x p``
+    eigenproblem per layer; see ``benchmarks/bench_extractor.py`` for its cost
+    relative to a training epoch.  The tracker is also a plain callable
+    ``tracker(model, epoch)`` for callbacks of training frameworks.
+
+    References
+    ----------
+    .. [1] Nam, Mingard, Lee, Hayou, Louis. "Visualising feature learning in deep
+       neural networks by diagonalizing the forward feature map", arXiv:2410.04264.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from skfeat.torch import FeatureTracker
+    >>> _ = torch.manual_seed(0)
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 5)).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> net = torch.nn.Sequential(
+    ...     torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2)
+    ... )
+    >>> tracker = FeatureTracker(X[:40], y[:40], X[40:], y[40:])
+    >>> record = tracker.update(net, epoch=0)[0]
+    >>> record["layer"], record["regime"] in {"MF", "EF"}
+    ('2:input', True)
+    >>> len(tracker.history)
+    1
+    """
+
+    def __init__(
+        self,
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        *,
+        layers=None,
+        every=1,
+        threshold=0.1,
+        batch_size=256,
+        device="cpu",
+    ):
+        self.X_train = X_train
+        self.y_train = np.asarray(y_train)
+        self.X_test = X_test
+        self.y_test = np.asarray(y_test)
+        for name, y in (("y_train", self.y_train), ("y_test", self.y_test)):
+            if y.ndim != 1 or y.size == 0:
+                raise ValueError(
+                    f"{name} must be a non-empty 1-D array of class labels; got "
+                    f"shape {y.shape}."
+                )
+        if int(every) < 1:
+            raise ValueError(f"every must be a positive integer; got {every!r}.")
+        self.layers = layers
+        self.every = int(every)
+        self.threshold = threshold
+        self.batch_size = batch_size
+        self.device = device
+        self.classes_ = np.unique(np.concatenate([self.y_train, self.y_test]))
+        if self.classes_.size < 2:
+            raise ValueError("The labels have one class; the measures need two.")
+        self.history = []
+        self._calls = 0
+
+    def update(self, model, epoch=None):
+        """Measure ``model``'s features now (if ``epoch`` is due).
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            The network being trained; its mode and hooks are left as found.
+        epoch : int or None, default=None
+            The epoch number; ``None`` counts the calls (0, 1, ...).
+
+        Returns
+        -------
+        records : list of dict or None
+            The new records (one per layer), or None when the epoch is skipped.
+        """
+        epoch = self._calls if epoch is None else int(epoch)
+        self._calls += 1
+        if epoch % self.every:
+            return None
+        start = time.perf_counter()
+        extractor = FeatureExtractor(
+            model, layers=self.layers, batch_size=self.batch_size, device=self.device
+        ).fit(self.X_test)
+        names = extractor.layers_ + [""]
+        train = extractor.extract(self.X_train, layers=names)
+        test = extractor.extract(self.X_test, layers=names)
+        train_accuracy = self._accuracy(train[""], self.y_train)
+        test_accuracy = self._accuracy(test[""], self.y_test)
+        records = []
+        for layer in extractor.layers_:
+            record = {"epoch": epoch, "layer": layer}
+            record.update(
+                layer_measures(
+                    train[layer],
+                    test[layer],
+                    self.y_test,
+                    test[""],
+                    n_classes=self.classes_.size,
+                    threshold=self.threshold,
+                )
+            )
+            record["train_accuracy"] = train_accuracy
+            record["test_accuracy"] = test_accuracy
+            records.append(record)
+        seconds = time.perf_counter() - start
+        for record in records:
+            record["seconds"] = seconds
+        self.history.extend(records)
+        return records
+
+    __call__ = update
+
+    def to_frame(self, curves=False):
+        """Return the history as a tidy :class:`pandas.DataFrame` (needs pandas).
+
+        Parameters
+        ----------
+        curves : bool, default=False
+            Also keep the per-eigenfunction curves (array-valued columns).
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            One row per ``(epoch, layer)``.
+        """
+        import pandas as pd
+
+        columns = ["epoch", "layer", *SCALARS, "seconds"]
+        if curves:
+            columns += list(CURVES)
+        return pd.DataFrame(
+            [{key: record[key] for key in columns} for record in self.history],
+            columns=columns,
+        )
+
+    def plot(self, metrics=("quality_at_C", "utility_at_C", "cka_mf"), ax=None):
+        """Plot measures against the epoch, one line per (layer, measure).
+
+        Parameters
+        ----------
+        metrics : sequence of str, default=("quality_at_C", "utility_at_C", "cka_mf")
+            Scalar measures of the history records.
+        ax : matplotlib.axes.Axes or None, default=None
+            Axes to draw on; a new figure when None.
+
+        Returns
+        -------
+        ax : matplotlib.axes.Axes
+            The axes drawn on.
+        """
+        unknown = [m for m in metrics if m not in SCALARS or m == "regime"]
+        if unknown:
+            raise ValueError(
+                f"Cannot plot {unknown}; choose among "
+                f"{[m for m in SCALARS if m != 'regime']}."
+            )
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots(figsize=(6, 4))
+        layers = list(dict.fromkeys(record["layer"] for record in self.history))
+        for layer in layers:
+            rows = [r for r in self.history if r["layer"] == layer]
+            for metric in metrics:
+                label = metric if len(layers) == 1 else f"{metric} ({layer})"
+                values = [r[metric] for r in rows]
+                ax.plot([r["epoch"] for r in rows], values, label=label)
+        ax.set_xlabel("epoch")
+        ax.legend()
+        return ax
+
+    def _accuracy(self, outputs, y):
+        if outputs.ndim != 2 or outputs.shape[1] != self.classes_.size:
+            return float("nan")
+        predicted = self.classes_[np.argmax(outputs, axis=1)]
+        return float(np.mean(predicted == y))
+
+
+def layer_measures(Phi_train, Phi_test, y_test, outputs_test, *, n_classes, threshold):
+    """Compute the tracker's measures of one layer (scalars and curves).
+
+    Parameters
+    ----------
+    Phi_train : ndarray of shape (n_train, p)
+        Training features; the spectrum is fitted on them.
+    Phi_test : ndarray of shape (n_test, p)
+        Held-out features; every measure is evaluated on them.
+    y_test : ndarray of shape (n_test,)
+        Held-out class labels (quality against their one-hot matrix).
+    outputs_test : ndarray of shape (n_test, n_outputs)
+        The network's held-out outputs (utility and CKA-MF).
+    n_classes : int
+        ``C``: ``quality_at_C`` and ``utility_at_C`` are ``Q(C)`` and ``U(C)``.
+    threshold : float
+        CKA-MF threshold of the regime label.
+
+    Returns
+    -------
+    measures : dict
+        Keys ``quality_at_C, utility_at_C, D_lambda, D_q, D_u, cka_mf, regime``
+        and the curves ``eigenvalues, quality, utility, cumulative_quality,
+        cumulative_utility``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.torch._tracker import layer_measures
+    >>> rng = np.random.default_rng(0)
+    >>> Phi = rng.normal(size=(80, 6))
+    >>> y = rng.integers(0, 2, size=80)
+    >>> out = layer_measures(Phi[:50], Phi[50:], y[50:], Phi[50:, :2],
+    ...                      n_classes=2, threshold=0.1)
+    >>> out["eigenvalues"].shape
+    (6,)
+    """
+    spectrum = FeatureSpectrum().fit(Phi_train)
+    E = spectrum.transform(Phi_test)
+    # Quality and utility from one Gram pass over [E | Y | F].
+    projections = projection_measures(E, y_test, outputs=outputs_test)
+    quality = np.asarray(projections.feature_quality, dtype=np.float64)
+    utility = np.asarray(projections.feature_utility, dtype=np.float64)
+    Q = np.asarray(projections.cumulative_quality, dtype=np.float64)
+    U = np.asarray(projections.cumulative_utility, dtype=np.float64)
+    at_C = min(n_classes, Q.size) - 1
+    return {
+        "quality_at_C": float(Q[at_C]),
+        "utility_at_C": float(U[at_C]),
+        "D_lambda": float(spectrum.effective_dimension_),
+        "D_q": float(effective_dimension(quality)),
+        "D_u": float(effective_dimension(utility)),
+        "cka_mf": float(cka_mf(Phi_test, outputs_test)),
+        "regime": feature_regime(Phi_test, outputs_test, threshold=threshold),
+        "eigenvalues": np.asarray(spectrum.eigenvalues_, dtype=np.float64),
+        "quality": quality,
+        "utility": utility,
+        "cumulative_quality": Q,
+        "cumulative_utility": U,
+    }
