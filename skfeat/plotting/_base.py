@@ -14,6 +14,8 @@ METRIC_LABELS = {
     "D_u": "$D_u$ (utilities)",
     "cka_mf": "CKA-MF (0 = minimal features)",
     "accuracy": "accuracy",
+    "train_accuracy": "training accuracy",
+    "test_accuracy": "test accuracy",
     "loss": "loss",
     "rank": "numerical rank",
     "compression": "within-class compression",
@@ -35,6 +37,7 @@ INDEX_KEYS = (
     "n_features",
     "n_classes",
     "n_samples",
+    "seconds",  # bookkeeping of FeatureTracker, not a measure
 )
 
 # Measures that decay geometrically with depth or training: a log axis shows
@@ -68,7 +71,8 @@ def get_axes_grid(axes, n_panels, caller, *, panel_size=(3.6, 3.0)):
     import matplotlib.pyplot as plt
 
     if axes is None:
-        n_cols = min(n_panels, 3)
+        # 4 panels as 2 x 2, otherwise rows of 3: no near-empty last row.
+        n_cols = 2 if n_panels == 4 else min(n_panels, 3)
         n_rows = -(-n_panels // n_cols)
         figure, grid = plt.subplots(
             n_rows,
