@@ -2,6 +2,16 @@
 
 from ._cka import cka_mf, feature_regime, linear_cka
 from ._dimension import effective_dimension, eigenvalue_dimension
+from ._geometry import (
+    ClassMoments,
+    NeuralCollapse,
+    between_class_discrimination,
+    neural_collapse,
+    numerical_rank,
+    within_class_compression,
+)
+from ._layerwise import layerwise_report, plot_layerwise
+from ._linearity import target_linearity
 from ._projection import (
     cumulative_quality,
     cumulative_utility,
@@ -33,4 +43,13 @@ __all__ = [
     "make_cka_mf_scorer",
     "make_quality_scorer",
     "make_utility_scorer",
+    "ClassMoments",
+    "NeuralCollapse",
+    "between_class_discrimination",
+    "neural_collapse",
+    "numerical_rank",
+    "target_linearity",
+    "within_class_compression",
+    "layerwise_report",
+    "plot_layerwise",
 ]

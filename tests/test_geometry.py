@@ -1,0 +1,538 @@
+"""Layerwise geometry and neural collapse against naive dense float64 formulas."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skfeat.metrics import (
+    ClassMoments,
+    NeuralCollapse,
+    between_class_discrimination,
+    layerwise_report,
+    neural_collapse,
+    numerical_rank,
+    plot_layerwise,
+    target_linearity,
+    within_class_compression,
+)
+
+# -- naive references: explicit dense matrices, float64, written from the spec --
+
+
+def naive_geometry(H, y):
+    H = np.asarray(H, dtype=np.float64)
+    classes = np.unique(y)
+    K, n = classes.size, H.shape[0]
+    means = np.array([H[y == c].mean(axis=0) for c in classes])
+    grand = H.mean(axis=0)
+    centred_rows = H - means[np.searchsorted(classes, y)]
+    sigma_w = centred_rows.T @ centred_rows / n
+    M = means - grand
+    sigma_b = M.T @ M / K
+    unit = means / np.linalg.norm(means, axis=1, keepdims=True)
+    cos = unit @ unit.T
+    off = ~np.eye(K, dtype=bool)
+    var = np.array(
+        [np.mean(np.sum((H[y == c] - m) ** 2, axis=1)) for c, m in zip(classes, means)]
+    )
+    pairs = [
+        (var[i] + var[j]) / (2 * np.sum((means[i] - means[j]) ** 2))
+        for i in range(K)
+        for j in range(i + 1, K)
+    ]
+    gram = M @ M.T
+    etf = (np.eye(K) - 1 / K) / np.sqrt(K - 1)
+    norms = np.linalg.norm(M, axis=1)
+    dists = ((H[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
+    return {
+        "compression": np.trace(sigma_w) / np.trace(sigma_b),
+        "discrimination": 1 - cos[off].max(),
+        "nc1": np.trace(sigma_w @ np.linalg.pinv(sigma_b, rcond=1e-10)) / K,
+        "nc2_equinorm": norms.std() / norms.mean(),
+        "nc2_etf": np.linalg.norm(gram / np.linalg.norm(gram) - etf),
+        "cdnv": np.mean(pairs),
+        "M": M,
+        "ncc": classes[np.argmin(dists, axis=1)],
+    }
+
+
+def naive_rank(H, threshold):
+    s = np.linalg.svd(np.asarray(H, dtype=np.float64), compute_uv=False)
+    return int(np.argmax(np.cumsum(s) / s.sum() >= threshold - 1e-12) + 1)
+
+
+def naive_linearity(H, y):
+    classes = np.unique(y)
+    Y = (y[:, None] == classes[None, :]).astype(float)
+    Y -= Y.mean(axis=0)
+    P = H @ np.linalg.pinv(H)  # n x n projector: fine on a test-sized sample
+    return 1 - np.sum((Y - P @ Y) ** 2) / np.sum(Y**2)
+
+
+def blobs(n=90, p=6, K=3, spread=0.5, seed=0, offset=1.0):
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % K)
+    centres = offset * rng.normal(size=(K, p))
+    return centres[y] + spread * rng.normal(size=(n, p)), y
+
+
+def simplex_collapsed(K=4, per_class=5, p=6, seed=0):
+    """Every sample on its class mean; the means a rotated simplex ETF."""
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.normal(size=(p, K)))
+    means = (np.eye(K) - 1 / K) @ Q.T * 3.0
+    y = np.repeat(np.arange(K), per_class)
+    return means[y], y, means
+
+
+# -- agreement with the naive formulas ----------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_measures_match_naive_dense(seed):
+    H, y = blobs(seed=seed, K=3 + seed)
+    ref = naive_geometry(H, y)
+    assert within_class_compression(H, y) == pytest.approx(
+        ref["compression"], rel=1e-10
+    )
+    assert between_class_discrimination(H, y) == pytest.approx(
+        ref["discrimination"], rel=1e-10
+    )
+    W = np.random.default_rng(seed).normal(size=ref["M"].shape)
+    preds = np.roll(y, 1)
+    nc = neural_collapse(H, y, weights=W, predictions=preds)
+    assert isinstance(nc, NeuralCollapse)
+    assert nc.nc1 == pytest.approx(ref["nc1"], rel=1e-8)
+    assert nc.nc2_equinorm == pytest.approx(ref["nc2_equinorm"], rel=1e-10)
+    assert nc.nc2_etf == pytest.approx(ref["nc2_etf"], rel=1e-10)
+    assert nc.cdnv == pytest.approx(ref["cdnv"], rel=1e-10)
+    nc3 = np.sum((W / np.linalg.norm(W) - ref["M"] / np.linalg.norm(ref["M"])) ** 2)
+    assert nc.nc3 == pytest.approx(nc3, rel=1e-10)
+    assert nc.nc4 == pytest.approx(np.mean(ref["ncc"] != preds))
+    assert set(nc.to_dict()) == {"nc1", "nc2_equinorm", "nc2_etf", "nc3", "nc4", "cdnv"}
+
+
+def test_nc1_when_p_exceeds_classes_and_samples():
+    # p > n: Sigma_W is singular, Sigma_B has rank K - 1 in a big space.
+    H, y = blobs(n=12, p=40, K=4, seed=3)
+    ref = naive_geometry(H, y)
+    assert neural_collapse(H, y).nc1 == pytest.approx(ref["nc1"], rel=1e-8)
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.9, 0.95, 0.999, 1.0])
+def test_numerical_rank_matches_svd(threshold):
+    rng = np.random.default_rng(0)
+    H = rng.normal(size=(50, 8)) @ np.diag(2.0 ** -np.arange(8))
+    y = np.arange(50) % 2
+    assert numerical_rank(H, threshold=threshold) == naive_rank(H, threshold)
+    assert ClassMoments().update(H, y).numerical_rank(threshold) == naive_rank(
+        H, threshold
+    )
+
+
+def test_numerical_rank_of_low_rank_features():
+    rng = np.random.default_rng(1)
+    H = rng.normal(size=(40, 3)) @ rng.normal(size=(3, 10))
+    assert numerical_rank(H, threshold=1.0) == 3
+
+
+def test_labels_of_any_type_and_order():
+    H, y = blobs(K=3)
+    names = np.array(["cat", "dog", "eel"])[y]
+    assert within_class_compression(H, names) == pytest.approx(
+        within_class_compression(H, y)
+    )
+    acc = ClassMoments().update(H, names)
+    assert acc.classes_.tolist() == ["cat", "dog", "eel"]
+    np.testing.assert_allclose(acc.means_, naive_geometry(H, y)["M"] + H.mean(axis=0))
+    assert set(acc.nearest_class_mean(H)) <= {"cat", "dog", "eel"}
+
+
+# -- closed forms --------------------------------------------------------------
+
+
+def test_perfect_collapse_closed_forms():
+    H, y, means = simplex_collapsed()
+    nc = neural_collapse(H, y, weights=means * 7.0, predictions=y)
+    assert within_class_compression(H, y) == pytest.approx(0.0, abs=1e-12)
+    assert nc.nc1 == pytest.approx(0.0, abs=1e-12)
+    assert nc.nc2_equinorm == pytest.approx(0.0, abs=1e-12)
+    assert nc.nc2_etf == pytest.approx(0.0, abs=1e-12)
+    assert nc.nc3 == pytest.approx(0.0, abs=1e-12)
+    assert nc.nc4 == 0.0
+    assert nc.cdnv == pytest.approx(0.0, abs=1e-12)
+    assert target_linearity(H, y) == pytest.approx(1.0, abs=1e-12)
+    # Simplex: cos(mu_k, mu_k') = -1/(K-1) for all pairs.
+    assert between_class_discrimination(H, y) == pytest.approx(1 + 1 / 3)
+
+
+def test_orthogonal_means_give_discrimination_one():
+    y = np.repeat([0, 1, 2], 3)
+    H = np.eye(3)[y] * 5 + np.random.default_rng(0).normal(size=(9, 3)) * 1e-3
+    H -= np.eye(3)[y] * 0  # raw means stay near the axes
+    means = naive_geometry(H, y)
+    assert between_class_discrimination(H, y) == pytest.approx(means["discrimination"])
+    assert between_class_discrimination(np.eye(3)[y], y) == 1.0
+
+
+def test_collapsed_far_from_origin_keeps_precision():
+    # Within-class spread 1e-6 around means of size 1e4: the uncentred
+    # second moment would cancel away every digit of Sigma_W.
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % 3
+    means = 1e4 + rng.normal(size=(3, 5))
+    H = means[y] + 1e-6 * rng.normal(size=(60, 5))
+    ref = naive_geometry(H, y)
+    assert within_class_compression(H, y) == pytest.approx(ref["compression"], rel=1e-6)
+    assert neural_collapse(H, y).nc1 == pytest.approx(ref["nc1"], rel=1e-5)
+    assert neural_collapse(H, y).cdnv == pytest.approx(ref["cdnv"], rel=1e-6)
+
+
+def test_identical_means_give_inf_not_nan():
+    H = np.array([[1.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [-1.0, 0.0]])
+    y = [0, 0, 1, 1]
+    assert within_class_compression(H, y) == np.inf
+    nc = neural_collapse(H, y)
+    assert nc.nc1 == np.inf and nc.cdnv == np.inf
+
+
+# -- invariances ----------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), K=st.integers(2, 5))
+def test_invariant_under_sample_permutation(seed, K):
+    H, y = blobs(n=30, p=4, K=K, seed=seed)
+    perm = np.random.default_rng(seed + 1).permutation(len(y))
+    a, b = neural_collapse(H, y), neural_collapse(H[perm], y[perm])
+    for key, value in a.to_dict().items():
+        if value is not None:
+            assert getattr(b, key) == pytest.approx(value, rel=1e-9)
+    assert within_class_compression(H[perm], y[perm]) == pytest.approx(
+        within_class_compression(H, y), rel=1e-9
+    )
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), scale=st.floats(1e-3, 1e3))
+def test_invariant_under_rotation_and_scale(seed, scale):
+    H, y = blobs(n=40, p=5, K=3, seed=seed)
+    Q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(5, 5)))
+    G = scale * H @ Q
+    assert within_class_compression(G, y) == pytest.approx(
+        within_class_compression(H, y), rel=1e-8
+    )
+    assert between_class_discrimination(G, y) == pytest.approx(
+        between_class_discrimination(H, y), rel=1e-8, abs=1e-12
+    )
+    assert neural_collapse(G, y).nc1 == pytest.approx(
+        neural_collapse(H, y).nc1, rel=1e-7
+    )
+    assert numerical_rank(G) == numerical_rank(H)
+
+
+# -- streaming and merging ------------------------------------------------------
+
+
+def _assert_same(acc, H, y):
+    assert acc.within_class_compression() == pytest.approx(
+        within_class_compression(H, y), rel=1e-10
+    )
+    assert acc.neural_collapse().nc1 == pytest.approx(
+        neural_collapse(H, y).nc1, rel=1e-9
+    )
+    assert acc.target_linearity() == pytest.approx(target_linearity(H, y), rel=1e-10)
+    assert acc.numerical_rank() == numerical_rank(H)
+    assert acc.n_samples_ == len(y)
+
+
+def test_streaming_equals_batch_with_classes_arriving_late():
+    H, y = blobs(n=60, K=4, seed=5)
+    order = np.argsort(y, kind="stable")  # class 3 first appears in the last chunk
+    H, y = H[order], y[order]
+    acc = ClassMoments()
+    for start in range(0, 60, 7):
+        acc.update(H[start : start + 7], y[start : start + 7])
+    _assert_same(acc, H, y)
+    small = ClassMoments(chunk_rows=4).update(H, y)
+    _assert_same(small, H, y)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    cuts=st.lists(st.integers(1, 39), max_size=5, unique=True),
+    offset=st.sampled_from([0.0, 1e3]),
+)
+def test_any_chunking_and_merge_order_equals_batch(seed, cuts, offset):
+    H, y = blobs(n=40, p=4, K=3, seed=seed, offset=1.0)
+    H = H + offset
+    bounds = [0, *sorted(cuts), 40]
+    parts = [
+        ClassMoments().update(H[a:b], y[a:b]) for a, b in zip(bounds[:-1], bounds[1:])
+    ]
+    merged = ClassMoments()
+    for part in parts[::-1]:
+        merged.merge(part)
+    ref = naive_geometry(H, y)
+    assert merged.within_class_compression() == pytest.approx(
+        ref["compression"], rel=1e-8
+    )
+    assert merged.neural_collapse().nc1 == pytest.approx(ref["nc1"], rel=1e-6)
+    np.testing.assert_array_equal(merged.counts_, np.bincount(y))
+
+
+def test_merge_equals_batch():
+    H, y = blobs(n=60, K=3, seed=6, offset=50.0)
+    parts = [ClassMoments().update(H[i::3], y[i::3]) for i in range(3)]
+    merged = ClassMoments().merge(parts[0]).merge(parts[1]).merge(parts[2])
+    _assert_same(merged, H, y)
+    np.testing.assert_allclose(merged.counts_, np.bincount(y))
+
+
+def test_known_classes_and_unknown_label():
+    H, y = blobs(K=3)
+    acc = ClassMoments(classes=[0, 1, 2, 9]).update(H, y)
+    assert acc.classes_.tolist() == [0, 1, 2]  # only classes with samples
+    with pytest.raises(ValueError, match="not in classes"):
+        ClassMoments(classes=[0, 1]).update(H, y)
+
+
+# -- backends and dtypes ----------------------------------------------------------
+
+
+def test_float32_input():
+    H, y = blobs(seed=2)
+    ref = naive_geometry(H, y)
+    H32 = H.astype(np.float32)
+    assert within_class_compression(H32, y) == pytest.approx(
+        ref["compression"], rel=1e-5
+    )
+    assert neural_collapse(H32, y).nc1 == pytest.approx(ref["nc1"], rel=1e-4)
+
+
+@pytest.fixture
+def dispatch():
+    sklearn = pytest.importorskip("sklearn")
+    try:
+        with sklearn.config_context(array_api_dispatch=True):
+            yield
+    except RuntimeError as exc:  # SCIPY_ARRAY_API not set
+        pytest.skip(str(exc))
+
+
+@pytest.mark.parametrize("backend", ["torch", "array_api_strict"])
+def test_array_api_backends(backend, dispatch):
+    H, y = blobs(seed=4)
+    if backend == "torch":
+        torch = pytest.importorskip("torch")
+        Hx, yx = torch.asarray(H), torch.asarray(y)
+    else:
+        xs = pytest.importorskip("array_api_strict")
+        Hx, yx = xs.asarray(H), xs.asarray(y)
+    ref = naive_geometry(H, y)
+    assert within_class_compression(Hx, yx) == pytest.approx(
+        ref["compression"], rel=1e-10
+    )
+    nc = neural_collapse(Hx, yx, predictions=yx)
+    assert nc.nc1 == pytest.approx(ref["nc1"], rel=1e-8)
+    assert nc.nc4 == pytest.approx(np.mean(ref["ncc"] != y))
+    assert target_linearity(Hx, yx) == pytest.approx(naive_linearity(H, y), rel=1e-10)
+    assert numerical_rank(Hx) == naive_rank(H, 0.95)
+
+
+def test_torch_without_dispatch_and_dask():
+    torch = pytest.importorskip("torch")
+    da = pytest.importorskip("dask.array")
+    H, y = blobs(seed=7)
+    ref = within_class_compression(H, y)
+    assert within_class_compression(
+        torch.asarray(H), torch.asarray(y)
+    ) == pytest.approx(ref)
+    Hd = da.from_array(H, chunks=(17, 4))  # row and column blocks
+    assert within_class_compression(Hd, y) == pytest.approx(ref, rel=1e-10)
+    streamed = ClassMoments().update(Hd[:50], y[:50]).update(H[50:], y[50:])
+    _assert_same(streamed, H, y)
+    assert (
+        neural_collapse(Hd, y, predictions=y).nc4
+        == neural_collapse(H, y, predictions=y).nc4
+    )
+
+
+def test_sparse_input():
+    sp = pytest.importorskip("scipy.sparse")
+    H, y = blobs(seed=8)
+    H[np.abs(H) < 0.5] = 0
+    assert within_class_compression(sp.csr_matrix(H), y) == pytest.approx(
+        within_class_compression(H, y), rel=1e-10
+    )
+
+
+# -- bad input ------------------------------------------------------------------
+
+
+def test_single_class_is_an_error():
+    H, _ = blobs()
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        within_class_compression(H, np.zeros(len(H)))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        neural_collapse(H, np.zeros(len(H)))
+
+
+def test_class_with_one_sample_has_zero_spread():
+    H, y = blobs(n=31, K=3)
+    y[0] = 7  # a class of one sample
+    ref = naive_geometry(H, y)
+    assert within_class_compression(H, y) == pytest.approx(
+        ref["compression"], rel=1e-10
+    )
+    assert neural_collapse(H, y).cdnv == pytest.approx(ref["cdnv"], rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    "H, y, error, match",
+    [
+        (np.ones((4, 2)), [0, 1, 0], ValueError, "3 entries, but H has 4"),
+        (np.array([[np.nan, 1.0], [1.0, 2.0]]), [0, 1], ValueError, "NaN or infinity"),
+        (np.array([[np.inf, 1.0], [1.0, 2.0]]), [0, 1], ValueError, "NaN or infinity"),
+        (np.zeros((0, 3)), [], ValueError, "empty"),
+        (np.array([["a", "b"], ["c", "d"]]), [0, 1], TypeError, "real numbers"),
+        (np.ones(4), [0, 1, 0, 1], ValueError, "2-D"),
+        (np.ones((2, 2)), [[0, 1], [1, 0]], ValueError, "1-D"),
+    ],
+)
+def test_bad_input(H, y, error, match):
+    with pytest.raises(error, match=match):
+        within_class_compression(H, y)
+
+
+def test_bad_weights_predictions_and_features():
+    H, y = blobs()
+    with pytest.raises(ValueError, match="weights must have shape"):
+        neural_collapse(H, y, weights=np.ones((2, 6)))
+    with pytest.raises(ValueError, match="NaN"):
+        neural_collapse(H, y, weights=np.full((3, 6), np.nan))
+    with pytest.raises(ValueError, match="predictions has 3 entries"):
+        neural_collapse(H, y, predictions=[0, 1, 2])
+    acc = ClassMoments().update(H, y)
+    with pytest.raises(ValueError, match="features"):
+        acc.update(H[:, :3], y)
+    with pytest.raises(ValueError, match="No samples"):
+        ClassMoments().within_class_compression()
+    with pytest.raises(ValueError, match="threshold"):
+        numerical_rank(H, threshold=0.0)
+
+
+def test_failed_update_leaves_the_state_unchanged():
+    H, y = blobs(seed=3)
+    acc = ClassMoments().update(H[:40], y[:40])
+    before = acc.within_class_compression()
+    bad = H[40:].copy()
+    bad[-1, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        acc.update(bad, y[40:])
+    assert acc.within_class_compression() == before
+    assert acc.n_samples_ == 40
+
+
+def test_input_is_not_mutated():
+    H, y = blobs()
+    H0, y0 = H.copy(), y.copy()
+    neural_collapse(H, y, weights=np.ones((3, 6)), predictions=y)
+    target_linearity(H, y)
+    np.testing.assert_array_equal(H, H0)
+    np.testing.assert_array_equal(y, y0)
+
+
+# -- layerwise report -------------------------------------------------------------
+
+
+class StandIn:
+    """A FeatureExtractor stand-in: three 'layers' of growing collapse."""
+
+    def __init__(self, shrink=(1.0, 0.3, 0.05)):
+        self.shrink = shrink
+
+    def extract(self, X):
+        H, y = X
+        means = np.array([H[y == c].mean(axis=0) for c in np.unique(y)])
+        return {
+            f"layer{i}": means[y] + s * (H - means[y])
+            for i, s in enumerate(self.shrink)
+        }
+
+
+def test_layerwise_report_columns_and_values():
+    pd = pytest.importorskip("pandas")
+    H, y = blobs(n=60, p=5, K=3, seed=9)
+    report = layerwise_report(StandIn(), (H, y), y)
+    assert isinstance(report, pd.DataFrame)
+    assert list(report.columns) == [
+        "layer", "depth", "p", "compression", "discrimination",
+        "numerical_rank", "nc1", "target_linearity", "D_lambda", "Q_C",
+    ]  # fmt: skip
+    assert report["layer"].tolist() == ["layer0", "layer1", "layer2"]
+    # Shrinking the within-class part by s scales compression by s^2.
+    ratios = report["compression"].to_numpy() / report["compression"].iloc[0]
+    np.testing.assert_allclose(ratios, np.array([1.0, 0.3, 0.05]) ** 2, rtol=1e-9)
+    np.testing.assert_allclose(report["nc1"] / report["nc1"].iloc[0], ratios, rtol=1e-7)
+    layer = StandIn().extract((H, y))["layer1"]
+    row = report.iloc[1]
+    assert row["compression"] == pytest.approx(naive_geometry(layer, y)["compression"])
+    assert row["target_linearity"] == pytest.approx(naive_linearity(layer, y))
+    assert row["numerical_rank"] == naive_rank(layer, 0.95)
+    from skfeat import FeatureSpectrum
+
+    assert row["D_lambda"] == pytest.approx(
+        FeatureSpectrum().fit(layer).effective_dimension_
+    )
+
+
+def test_layerwise_report_as_list_and_errors():
+    H, y = blobs(n=30, p=4, K=3)
+    rows = layerwise_report(StandIn(), (H, y), y, as_frame=False)
+    assert isinstance(rows, list) and rows[2]["depth"] == 3
+    with pytest.raises(TypeError, match="extract"):
+        layerwise_report(object(), H, y)
+
+    class Empty:
+        def extract(self, X):
+            return {}
+
+    with pytest.raises(ValueError, match="no layers"):
+        layerwise_report(Empty(), H, y)
+
+
+def test_layerwise_report_flattens_conv_maps():
+    rng = np.random.default_rng(0)
+    y = np.arange(20) % 2
+    maps = rng.normal(size=(20, 2, 3, 3)) + y[:, None, None, None]
+
+    class Conv:
+        def extract(self, X):
+            return {"conv": maps}
+
+    row = layerwise_report(Conv(), None, y, as_frame=False)[0]
+    assert row["p"] == 18
+    flat = maps.reshape(20, -1)
+    assert row["compression"] == pytest.approx(naive_geometry(flat, y)["compression"])
+
+
+def test_plot_layerwise():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    H, y = blobs(n=30, p=4, K=3)
+    report = layerwise_report(StandIn(), (H, y), y, as_frame=False)
+    axes = plot_layerwise(report, ["compression", "discrimination"])
+    assert [a.get_yscale() for a in axes] == ["log", "linear"]
+    np.testing.assert_allclose(
+        axes[0].lines[0].get_ydata(), [r["compression"] for r in report]
+    )
+    with pytest.raises(ValueError, match="no column"):
+        plot_layerwise(report, ["missing"])
+    plt.close("all")
