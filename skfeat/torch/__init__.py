@@ -1,4 +1,5 @@
-"""PyTorch tools: features of a network's layers, and their measures over training.
+"""PyTorch tools: features of a network's layers, their measures over training,
+and feature-learning dynamics from the weights and gradients.
 
 Needs the ``torch`` extra (``pip install skfeat[torch]``).
 """
@@ -11,10 +12,26 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         "`pip install skfeat[torch]` (or see https://pytorch.org)."
     ) from exc
 
+from ._alignment import (
+    agop,
+    alignment_per_layer,
+    neural_feature_matrix,
+    nfa_correlation,
+    tangent_kernel,
+)
+from ._dynamics import VirtualCovariance, feature_learning_equation, weight_gram
 from ._extractor import FeatureExtractor
 from ._tracker import FeatureTracker
 
 __all__ = [
     "FeatureExtractor",
     "FeatureTracker",
+    "VirtualCovariance",
+    "agop",
+    "alignment_per_layer",
+    "feature_learning_equation",
+    "nfa_correlation",
+    "neural_feature_matrix",
+    "tangent_kernel",
+    "weight_gram",
 ]
