@@ -1,5 +1,4 @@
-"""PyTorch tools: features of a network's layers, their measures over training,
-and feature-learning dynamics from the weights and gradients.
+"""PyTorch tools: layer features, their measures over training, NFA and dynamics.
 
 Needs the ``torch`` extra (``pip install skfeat[torch]``).
 """
