@@ -180,6 +180,18 @@ def _escape_attribute_names(app, what, name, obj, options, lines):
 _write_api_page(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _skip_metadata_request_methods(app, what, name, obj, skip, options):
+    """Skip scikit-learn's generated ``set_*_request`` methods.
+
+    Their docstrings link to scikit-learn's own glossary and user guide, which
+    are unresolvable here; scikit-learn documents metadata routing.
+    """
+    if re.fullmatch(r"set_\w+_request", name):
+        return True
+    return None
+
+
 def setup(app):
-    """Register the docstring hook."""
+    """Register the docstring hooks."""
     app.connect("autodoc-process-docstring", _escape_attribute_names)
+    app.connect("autodoc-skip-member", _skip_metadata_request_methods)
