@@ -6,6 +6,9 @@ import sys
 import matplotlib
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -378,3 +381,50 @@ def test_projection_display_from_estimator_matches_naive_projections():
 def test_projection_display_needs_targets_or_outputs():
     with pytest.raises(ValueError, match="give y"):
         ProjectionDisplay.from_eigenfunctions(np.ones((5, 2)))
+
+
+def test_training_display_from_a_real_tracker():
+    torch = pytest.importorskip("torch")
+    from skfeat.torch import FeatureTracker
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
+    )
+    tracker = FeatureTracker(X[:40], y[:40], X[40:], y[40:])
+    for epoch in (0, 3):
+        tracker.update(net, epoch=epoch)
+    display = TrainingDisplay.from_tracker(tracker)
+    drawn = {metric for metric, _ in display.lines_}
+    # Curves (arrays), the regime label and the update's wall time are no panels.
+    assert "seconds" not in drawn and "eigenvalues" not in drawn
+    assert "regime" not in drawn
+    assert {"D_lambda", "quality_at_C", "cka_mf", "test_accuracy"} <= drawn
+    layer = tracker.history[0]["layer"]
+    np.testing.assert_array_equal(
+        display.lines_["D_lambda", layer].get_ydata(),
+        [r["D_lambda"] for r in tracker.history],
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.integers(1, 12),
+        elements=st.floats(1e-6, 1e6, allow_nan=False, allow_infinity=False),
+    ),
+    st.floats(1e-3, 1e3),
+)
+def test_spectrum_display_is_scale_invariant_when_normalised(values, scale):
+    lam = np.sort(values)[::-1]
+    first = SpectrumDisplay.from_eigenvalues(lam, normalize=True)
+    second = SpectrumDisplay.from_eigenvalues(scale * lam, normalize=True)
+    np.testing.assert_allclose(first.line_.get_ydata(), lam / lam.sum())
+    np.testing.assert_allclose(
+        first.line_.get_ydata(), second.line_.get_ydata(), rtol=1e-12
+    )
+    plt.close("all")
