@@ -428,3 +428,27 @@ def test_spectrum_display_is_scale_invariant_when_normalised(values, scale):
         first.line_.get_ydata(), second.line_.get_ydata(), rtol=1e-12
     )
     plt.close("all")
+
+
+def test_displays_accept_torch_results_with_array_api_dispatch():
+    torch = pytest.importorskip("torch")
+    import sklearn
+
+    rng = np.random.default_rng(5)
+    Phi = rng.normal(size=(80, 5))
+    y = rng.integers(0, 3, size=80)
+    expected = np.linalg.svd(Phi, compute_uv=False) ** 2 / 80
+    with sklearn.config_context(array_api_dispatch=True):
+        spectrum = FeatureSpectrum().fit(torch.from_numpy(Phi))
+        display = SpectrumDisplay.from_estimator(spectrum, n_classes=3)
+        projection = ProjectionDisplay.from_estimator(
+            spectrum, torch.from_numpy(Phi), torch.from_numpy(y)
+        )
+    np.testing.assert_allclose(display.line_.get_ydata(), expected, rtol=1e-10)
+    E = Phi @ np.linalg.svd(Phi, full_matrices=False)[2].T / np.sqrt(expected)
+    np.testing.assert_allclose(
+        projection.quality_line_.get_ydata(),
+        naive_cumulative(E, np.eye(3)[y]),
+        atol=1e-8,
+    )
+    assert list(projection.level_line_.get_ydata()) == [3, 3]
