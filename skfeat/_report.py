@@ -300,10 +300,11 @@ def measure_run(Phi_train, Phi_test, y_test, *, outputs_test=None):
         feature_regime,
         projection_measures,
     )
+    from .plotting._base import n_targets
 
     spectrum = FeatureSpectrum().fit(Phi_train)
     E = spectrum.transform(Phi_test)
-    n_classes = _n_targets(y_test)
+    n_classes = n_targets(y_test)
     # Quality and utility from one pass over [E | Y | F].
     measures = projection_measures(E, y_test, outputs=outputs_test)
     quality = np.asarray(measures.cumulative_quality, dtype=np.float64)
@@ -324,16 +325,6 @@ def measure_run(Phi_train, Phi_test, y_test, *, outputs_test=None):
         record["cka_mf"] = float(cka_mf(Phi_test, outputs_test))
         record["regime"] = str(feature_regime(Phi_test, outputs_test))
     return record, curves
-
-
-def _n_targets(y):
-    """C: distinct labels of 1-D labels, columns of 2-D targets."""
-    y = np.asarray(y)
-    if y.ndim == 2:
-        return int(y.shape[1])
-    if y.dtype.kind == "f" and np.unique(y).size > 0.5 * y.size:
-        return 1  # a regression target, not labels
-    return int(np.unique(y).size)
 
 
 def _write_plots(records, curves, out_dir):
@@ -498,9 +489,8 @@ def _check_run(arrays, where="run"):
         if not np.all(np.isfinite(outputs)):
             raise RunFileError(f"{where}: outputs_test contains NaN or infinity.")
     for name in layers:
-        train = _check_features(arrays, f"layer/{name}/Phi_train", where, rows=n)
-        test = _check_features(arrays, f"layer/{name}/Phi_test", where, rows=m)
-        del train, test
+        _check_features(arrays, f"layer/{name}/Phi_train", where, rows=n)
+        _check_features(arrays, f"layer/{name}/Phi_test", where, rows=m)
         p_train = arrays[f"layer/{name}/Phi_train"].shape[1]
         p_test = arrays[f"layer/{name}/Phi_test"].shape[1]
         if p_train != p_test:

@@ -264,3 +264,21 @@ def test_report_without_outputs_leaves_utility_out(tmp_path):
     text = open(report, encoding="utf-8").read()
     assert "U(C)" not in text.split("## What")[0]
     assert "need `outputs_test`" in text
+
+
+def test_report_with_regression_targets(tmp_path):
+    rng = np.random.default_rng(2)
+    Phi_train = rng.normal(size=(50, 4))
+    Phi_test = rng.normal(size=(30, 4))
+    y_train = Phi_train @ [1.0, -2.0, 0.0, 0.5]
+    y_test = Phi_test @ [1.0, -2.0, 0.0, 0.5]
+    path = save_run(tmp_path / "reg", Phi_train, Phi_test, y_train, y_test)
+    text = open(write_report(path, tmp_path / "out"), encoding="utf-8").read()
+    # One real-valued target: C = 1, and it lies in the span of the features,
+    # so Q reaches 1 once the span is complete; Q(1) equals a naive computation.
+    assert "C = 1." in text
+    _, s, Vt = np.linalg.svd(Phi_train, full_matrices=False)
+    E = Phi_test @ Vt.T / (s / np.sqrt(50))
+    row = next(line for line in text.splitlines() if line.startswith("| Phi"))
+    quality_at_1 = naive_cumulative(E, y_test[:, None])[0]
+    assert row.split("|")[4].strip() == f"{quality_at_1:.3g}"

@@ -137,6 +137,21 @@ def set_index_scale(ax, xscale):
         ax.xaxis.set_minor_formatter(NullFormatter())
 
 
+def n_targets(y):
+    """Return ``C``: distinct labels of class labels, columns of real targets.
+
+    Labels are told from real-valued targets as in
+    :func:`skfeat.metrics.cumulative_quality` (scikit-learn's
+    ``type_of_target``).
+    """
+    from sklearn.utils.multiclass import type_of_target
+
+    y = np.asarray(y)
+    if y.ndim == 1 and type_of_target(y) in ("binary", "multiclass"):
+        return int(np.unique(y).size)
+    return int(y.shape[1]) if y.ndim == 2 else 1
+
+
 def check_n_classes(n_classes):
     """Validate ``n_classes`` (None or a positive int)."""
     if n_classes is None:

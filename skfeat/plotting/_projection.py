@@ -9,6 +9,7 @@ from ._base import (
     get_axes,
     has_reference,
     legend,
+    n_targets,
     reference_gid,
     set_index_scale,
 )
@@ -196,8 +197,8 @@ class ProjectionDisplay:
         outputs : array-like of shape (m, C), default=None
             The network's outputs on the evaluation sample; gives ``U(k)``.
         n_classes : int, default=None
-            ``C``; the number of distinct labels in ``y`` when None and ``y`` is
-            1-D with integer or string labels.
+            ``C``; when None, the number of classes of ``y`` (or of its columns
+            for real-valued targets).
         name : str, default=None
             Name of the run in the legend.
         ax : matplotlib Axes, default=None
@@ -239,8 +240,8 @@ class ProjectionDisplay:
         outputs : array-like of shape (m, C), default=None
             The network's outputs on the sample; gives ``U(k)``.
         n_classes : int, default=None
-            ``C``; the number of distinct labels in ``y`` when None and ``y`` is
-            1-D with integer or string labels.
+            ``C``; when None, the number of classes of ``y`` (or of its columns
+            for real-valued targets).
         name : str, default=None
             Name of the run in the legend.
         ax : matplotlib Axes, default=None
@@ -262,7 +263,7 @@ class ProjectionDisplay:
         quality = measures.get("cumulative_quality")
         utility = measures.get("cumulative_utility")
         if n_classes is None and y is not None:
-            n_classes = _count_classes(y)
+            n_classes = n_targets(y)
         display = cls(quality, utility, n_classes=n_classes, name=name)
         return display.plot(ax=ax, **plot_kwargs)
 
@@ -277,11 +278,3 @@ def _check_curve(values, name):
 def _marker_size(curve):
     # Markers help to count the first few k; on hundreds of points they blur.
     return 3 if curve.size <= 50 else 0
-
-
-def _count_classes(y):
-    """Count the distinct labels of 1-D class labels; None for other targets."""
-    y = np.asarray(y)
-    if y.ndim != 1 or y.dtype.kind == "f":
-        return None
-    return int(np.unique(y).size)
