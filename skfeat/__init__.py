@@ -5,6 +5,7 @@ measures and scikit-learn scorers (:mod:`skfeat.metrics`), and a torch
 feature extractor (:mod:`skfeat.torch`, needs the ``torch`` extra).
 """
 
+from ._report import load_run, save_run, write_report
 from ._spectrum import FeatureSpectrum
 from ._streaming import fit_from_batches
 from .metrics import (
@@ -34,4 +35,7 @@ __all__ = [
     "feature_utility",
     "linear_cka",
     "fit_from_batches",
+    "load_run",
+    "save_run",
+    "write_report",
 ]

@@ -69,3 +69,17 @@ def _register_demo():
 
 
 _register_demo()
+
+
+def _register_report():
+    from ._report import add_report_arguments, run_report
+
+    SUBCOMMANDS["report"] = (
+        "Measure a run file (features, labels, outputs as .npz) and write "
+        "report.md with PNG plots.",
+        add_report_arguments,
+        run_report,
+    )
+
+
+_register_report()

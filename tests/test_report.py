@@ -1,0 +1,284 @@
+"""Tests of run files (save_run / load_run) and the ``skfeat report`` command."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from _naive_measures import naive_cka_mf, naive_cumulative
+
+from skfeat import load_run, save_run, write_report
+from skfeat._report import RunFileError
+from skfeat.cli import main
+
+
+def _arrays(n=60, m=40, p=6, n_classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    y_train = rng.integers(0, n_classes, size=n)
+    y_test = rng.integers(0, n_classes, size=m)
+    W = rng.normal(size=(n_classes, p))
+    Phi_train = np.eye(n_classes)[y_train] @ W + 0.3 * rng.normal(size=(n, p))
+    Phi_test = np.eye(n_classes)[y_test] @ W + 0.3 * rng.normal(size=(m, p))
+    outputs_test = Phi_test @ rng.normal(size=(p, n_classes))
+    return Phi_train, Phi_test, y_train, y_test, outputs_test
+
+
+def test_save_and_load_round_trip(tmp_path):
+    Phi_train, Phi_test, y_train, y_test, outputs = _arrays()
+    hidden = (Phi_train[:, :4] ** 2, Phi_test[:, :4] ** 2)
+    path = save_run(
+        tmp_path / "run",
+        Phi_train,
+        Phi_test,
+        y_train,
+        y_test,
+        outputs_test=outputs,
+        layers={"hidden": hidden},
+    )
+    assert path.endswith("run.npz")
+    run = load_run(path)
+    np.testing.assert_array_equal(run["Phi_train"], Phi_train)
+    np.testing.assert_array_equal(run["y_test"], y_test)
+    np.testing.assert_array_equal(run["outputs_test"], outputs)
+    assert list(run["layers"]) == ["hidden"]
+    np.testing.assert_array_equal(run["layers"]["hidden"][1], hidden[1])
+    # The layer keys are stored as written in the format.
+    with np.load(path) as data:
+        assert "layer/hidden/Phi_test" in data.files
+
+
+def test_save_run_accepts_torch_and_lists(tmp_path):
+    torch = pytest.importorskip("torch")
+    Phi_train, Phi_test, y_train, y_test, _ = _arrays()
+    path = save_run(
+        tmp_path / "t.npz",
+        torch.from_numpy(Phi_train),
+        Phi_test.tolist(),
+        y_train,
+        list(y_test),
+    )
+    run = load_run(path)
+    np.testing.assert_allclose(run["Phi_train"], Phi_train)
+    np.testing.assert_allclose(run["Phi_test"], Phi_test)
+
+
+def test_save_run_checks_like_load_run(tmp_path):
+    Phi_train, Phi_test, y_train, y_test, _ = _arrays()
+    with pytest.raises(RunFileError, match="y_test has 39 entries"):
+        save_run(tmp_path / "bad", Phi_train, Phi_test, y_train, y_test[:-1])
+    with pytest.raises(TypeError, match="pair"):
+        save_run(
+            tmp_path / "bad", Phi_train, Phi_test, y_train, y_test, layers={"a": 1}
+        )
+    assert not os.path.exists(tmp_path / "bad.npz")
+
+
+def _write(path, **arrays):
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def _good():
+    Phi_train, Phi_test, y_train, y_test, outputs = _arrays()
+    return {
+        "Phi_train": Phi_train,
+        "Phi_test": Phi_test,
+        "y_train": y_train,
+        "y_test": y_test,
+        "outputs_test": outputs,
+    }
+
+
+def _bad_runs():
+    good = _good()
+    yield "missing", {k: v for k, v in good.items() if k != "y_train"}, "missing key"
+    yield (
+        "object",
+        {**good, "y_test": np.array([{"a": 1}] * 40, dtype=object)},
+        "Python objects",
+    )
+    yield "features", {**good, "Phi_test": good["Phi_test"][:, :5]}, "6 features"
+    yield "rows", {**good, "y_train": good["y_train"][:10]}, "y_train has 10 entries"
+    yield (
+        "outputs",
+        {**good, "outputs_test": good["outputs_test"][:5]},
+        "outputs_test has 5 rows",
+    )
+    nan = good["Phi_train"].copy()
+    nan[0, 0] = np.nan
+    yield "nan", {**good, "Phi_train": nan}, "NaN"
+    yield "1d", {**good, "Phi_train": good["Phi_train"][:, 0]}, "must be 2-D"
+    yield "typo", {**good, "phi_extra": good["Phi_train"]}, "unexpected key 'phi_extra'"
+    yield (
+        "half-layer",
+        {**good, "layer/h/Phi_train": good["Phi_train"]},
+        "missing key layer/h/Phi_test",
+    )
+    yield (
+        "layer-rows",
+        {
+            **good,
+            "layer/h/Phi_train": good["Phi_train"][:5],
+            "layer/h/Phi_test": good["Phi_test"],
+        },
+        "layer/h/Phi_train has 5 rows",
+    )
+    yield "strings", {**good, "Phi_train": good["Phi_train"].astype(str)}, "numeric"
+
+
+@pytest.mark.parametrize(
+    "arrays, message",
+    [case[1:] for case in _bad_runs()],
+    ids=[c[0] for c in _bad_runs()],
+)
+def test_load_run_rejects_bad_files_with_one_message(tmp_path, arrays, message):
+    path = _write(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(RunFileError, match=message) as info:
+        load_run(path)
+    assert "\n" not in str(info.value)
+
+
+def test_load_run_rejects_non_npz_files(tmp_path):
+    text = tmp_path / "notes.npz"
+    text.write_text("not a zip file")
+    with pytest.raises(RunFileError, match="cannot read"):
+        load_run(text)
+    single = tmp_path / "one.npy"
+    np.save(single, np.ones(3))
+    with pytest.raises(RunFileError, match="single .npy"):
+        load_run(single)
+    with pytest.raises(RunFileError, match="no such file"):
+        load_run(tmp_path / "absent.npz")
+
+
+@pytest.mark.parametrize("case", ["missing", "object", "rows", "typo", "nan"])
+def test_cli_exits_nonzero_with_one_line(tmp_path, capsys, case):
+    arrays, message = {c[0]: c[1:] for c in _bad_runs()}[case]
+    path = _write(tmp_path / "bad.npz", **arrays)
+    assert main(["report", path, "--out", str(tmp_path / "o")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("skfeat report: error: ")
+    assert message.split("'")[0] in lines[0]
+    assert not os.path.exists(tmp_path / "o" / "report.md")
+
+
+def test_cli_process_prints_no_traceback(tmp_path):
+    arrays, _ = {c[0]: c[1:] for c in _bad_runs()}["object"]
+    path = _write(tmp_path / "bad.npz", **arrays)
+    result = subprocess.run(
+        [sys.executable, "-m", "skfeat", "report", path, "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "holds Python objects" in result.stderr
+
+
+def test_cli_help_documents_the_format(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["report", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for key in ("Phi_train", "Phi_test", "y_train", "y_test", "outputs_test"):
+        assert key in out
+    assert "layer/NAME/Phi_train" in out
+    assert "allow_pickle=False" in out
+
+
+def test_report_writes_markdown_and_plots(tmp_path):
+    Phi_train, Phi_test, y_train, y_test, outputs = _arrays()
+    path = save_run(
+        tmp_path / "run",
+        Phi_train,
+        Phi_test,
+        y_train,
+        y_test,
+        outputs_test=outputs,
+        layers={"relu": (np.maximum(Phi_train, 0), np.maximum(Phi_test, 0))},
+    )
+    assert main(["report", path, "--out", str(tmp_path / "out")]) == 0
+    out = tmp_path / "out"
+    assert sorted(os.listdir(out)) == [
+        "layers.png",
+        "projection.png",
+        "report.md",
+        "spectrum.png",
+    ]
+    text = (out / "report.md").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| layer"))
+    assert header.split("|")[3:-1] == [
+        " D_λ ",
+        " Q(C) ",
+        " D_q ",
+        " U(C) ",
+        " D_u ",
+        " CKA-MF ",
+        " regime ",
+    ]
+    rows = [line for line in text.splitlines() if line.startswith("| ")][1:]
+    # The extra layer first (input side), the main feature map last.
+    assert [row.split("|")[1].strip() for row in rows] == ["relu", "Phi"]
+    rows = rows[1:]
+    # D_lambda in the table equals an independent computation.
+    s = np.linalg.svd(Phi_train, compute_uv=False) ** 2
+    pi = s[1:] / s[1:].sum()
+    d_lambda = 1 + np.exp(-np.sum(pi * np.log(pi)))
+    assert rows[0].split("|")[3].strip() == f"{d_lambda:.3g}"
+    # Q(C), U(C) and CKA-MF equal naive dense computations on the test sample.
+    _, s_train, Vt = np.linalg.svd(Phi_train, full_matrices=False)
+    E = Phi_test @ Vt.T / (s_train / np.sqrt(len(Phi_train)))
+    cells = [cell.strip() for cell in rows[0].split("|")[1:-1]]
+    quality = naive_cumulative(E, np.eye(3)[y_test])[2]
+    utility = naive_cumulative(E, outputs)[2]
+    cka = naive_cka_mf(Phi_test, outputs)
+    assert cells[3] == f"{quality:.3g}"
+    assert cells[5] == f"{utility:.3g}"
+    assert cells[7] == f"{cka:.3g}"
+    assert cells[8] == ("MF" if cka <= 0.1 else "EF")
+    for image in ("spectrum.png", "projection.png", "layers.png"):
+        assert f"]({image})" in text
+        assert (out / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "## What the numbers mean" in text
+
+
+def test_report_without_outputs_leaves_utility_out(tmp_path):
+    Phi_train, Phi_test, y_train, y_test, _ = _arrays()
+    report = write_report(
+        {
+            "Phi_train": Phi_train,
+            "Phi_test": Phi_test,
+            "y_train": y_train,
+            "y_test": y_test,
+            "outputs_test": None,
+            "layers": {},
+        },
+        tmp_path,
+    )
+    text = open(report, encoding="utf-8").read()
+    assert "U(C)" not in text.split("## What")[0]
+    assert "need `outputs_test`" in text
+
+
+def test_report_with_regression_targets(tmp_path):
+    rng = np.random.default_rng(2)
+    Phi_train = rng.normal(size=(50, 4))
+    Phi_test = rng.normal(size=(30, 4))
+    y_train = Phi_train @ [1.0, -2.0, 0.0, 0.5]
+    y_test = Phi_test @ [1.0, -2.0, 0.0, 0.5]
+    path = save_run(tmp_path / "reg", Phi_train, Phi_test, y_train, y_test)
+    text = open(write_report(path, tmp_path / "out"), encoding="utf-8").read()
+    # One real-valued target: C = 1, and it lies in the span of the features,
+    # so Q reaches 1 once the span is complete; Q(1) equals a naive computation.
+    assert "C = 1." in text
+    _, s, Vt = np.linalg.svd(Phi_train, full_matrices=False)
+    E = Phi_test @ Vt.T / (s / np.sqrt(50))
+    row = next(line for line in text.splitlines() if line.startswith("| Phi"))
+    quality_at_1 = naive_cumulative(E, y_test[:, None])[0]
+    assert row.split("|")[4].strip() == f"{quality_at_1:.3g}"
