@@ -389,9 +389,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         check_is_fitted(self)
         if target not in ("onehot", "centered"):
-            raise ValueError(
-                f"target must be 'onehot' or 'centered'; got {target!r}."
-            )
+            raise ValueError(f"target must be 'onehot' or 'centered'; got {target!r}.")
         X = self._validate(X, reset=False, min_samples=2)
         coef = to_host(self.components_, namespace_and_device(self.components_)[0])
         lam = to_host(self.eigenvalues_, namespace_and_device(self.eigenvalues_)[0])
