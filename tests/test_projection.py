@@ -470,3 +470,20 @@ def test_pandas_inputs():
     expected = cumulative_quality(E, labels)
     got = cumulative_quality(pd.DataFrame(E), pd.Series(labels))
     np.testing.assert_allclose(got, expected, atol=1e-14)
+
+
+def test_in_order_basis_cholesky_path_equals_gram_schmidt(monkeypatch):
+    from skfeat.metrics import _gram
+
+    rng = np.random.default_rng(6)
+    A = rng.normal(size=(50, 6)) @ np.diag([1.0, 1e-2, 1.0, 3.0, 1e-3, 1.0])
+    G = A.T @ A
+    fast = _gram.in_order_basis(G, 1e-12)
+
+    def no_cholesky(_):
+        raise np.linalg.LinAlgError
+
+    monkeypatch.setattr(_gram.np.linalg, "cholesky", no_cholesky)
+    loop = _gram.in_order_basis(G, 1e-12)
+    np.testing.assert_allclose(fast, loop, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(fast.T @ G @ fast, np.eye(6), atol=1e-10)

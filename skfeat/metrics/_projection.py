@@ -14,7 +14,7 @@ from sklearn.utils.multiclass import type_of_target
 
 from skfeat.utils._array_api import from_host, namespace_and_device, to_host
 
-from ._gram import GramBlocks, projection_profile, span_basis
+from ._gram import GramBlocks, in_order_basis, projection_profile, span_basis
 from ._validation import check_same_length, check_sample_matrix
 
 __all__ = [
@@ -104,7 +104,7 @@ def _outputs_block(outputs, E):
     return F
 
 
-def _profile(grams, gram_ee, gram_ez, z, name):
+def _profile(grams, gram_ee, gram_ez, z, name, basis):
     """Per-feature and cumulative projections of E onto the span of block z."""
     gram_zz = grams.block(z, z)
     W = span_basis(gram_zz, grams.rtol(gram_zz.shape[0]))
@@ -116,7 +116,7 @@ def _profile(grams, gram_ee, gram_ez, z, name):
             stacklevel=4,
         )
     q, cumulative = projection_profile(
-        gram_ee, gram_ez, W, grams.rtol(gram_ee.shape[0])
+        gram_ee, gram_ez, W, grams.rtol(gram_ee.shape[0]), basis
     )
     return q, cumulative, W.shape[1]
 
@@ -136,12 +136,16 @@ def _blocks(first, y, outputs, target):
 def _collect(grams, index, gram_ee, cross):
     """Bunch of the measures; ``cross(z)`` returns ``E^T Z`` for block ``z``."""
     result = Bunch()
+    # The in-order basis of E serves quality and utility alike: compute it once.
+    basis = in_order_basis(gram_ee, grams.rtol(gram_ee.shape[0]))
     if "y" in index:
-        q, Q, rank = _profile(grams, gram_ee, cross(index["y"]), index["y"], "targets")
+        q, Q, rank = _profile(
+            grams, gram_ee, cross(index["y"]), index["y"], "targets", basis
+        )
         result.update(feature_quality=q, cumulative_quality=Q, target_rank=rank)
     if "outputs" in index:
         z = index["outputs"]
-        u, U, rank = _profile(grams, gram_ee, cross(z), z, "outputs")
+        u, U, rank = _profile(grams, gram_ee, cross(z), z, "outputs", basis)
         result.update(feature_utility=u, cumulative_utility=U, output_rank=rank)
     return result
 
