@@ -39,3 +39,16 @@ def test_demo_cli_options():
     assert (args.out, args.epochs, args.seed) == ("skfeat-demo", 20, 0)
     with pytest.raises(SystemExit):
         main(["demo", "--epochs", "0"])
+
+
+def test_demo_reproduces_the_papers_comparison(tmp_path):
+    # The main job's claim, at its default length (about 10 s on one thread):
+    # SGD reaches the MF regime with fewer effective features than the frozen
+    # network, which stays EF (Nam et al. 2024, Figure 3).
+    summary = run_demo(tmp_path, verbose=False)
+    sgd, frozen = summary["sgd"], summary["frozen"]
+    assert (sgd["regime"], frozen["regime"]) == ("MF", "EF")
+    assert sgd["cka_mf"] < 0.1 < frozen["cka_mf"]
+    for key in ("D_lambda", "D_q", "D_u"):
+        assert sgd[key] < frozen[key], key
+    assert sgd["quality_at_C"] > frozen["quality_at_C"]

@@ -71,6 +71,16 @@ class FeatureTracker:
         Batch size of the extraction passes.
     device : str or torch.device, default="cpu"
         Where the extraction passes run.
+    n_components : int or None, default=None
+        Number ``K`` of leading eigenfunctions over which the held-out
+        measures (quality, utility, ``D_q``, ``D_u``) are taken; ``None``: all
+        numerically nonzero ones.  On ``m`` held-out samples an eigenfunction
+        unrelated to the target still has ``q_k`` of about ``C / m`` by
+        chance, and summed over ``K`` comparable to ``m`` that floor dominates
+        ``D_q`` and ``D_u``; Nam et al. (2024, App. H) therefore read these
+        measures only for ``k`` much smaller than ``m``.  To compare networks,
+        use the same ``K`` for all of them.  ``D_lambda`` always uses the full
+        training spectrum.
 
     Attributes
     ----------
@@ -134,6 +144,7 @@ class FeatureTracker:
         threshold=0.1,
         batch_size=256,
         device="cpu",
+        n_components=None,
     ):
         self.X_train = X_train
         self.y_train = np.asarray(y_train)
@@ -152,6 +163,12 @@ class FeatureTracker:
         self.threshold = threshold
         self.batch_size = batch_size
         self.device = device
+        if n_components is not None and int(n_components) < 1:
+            raise ValueError(
+                "n_components must be a positive integer or None; got "
+                f"{n_components!r}."
+            )
+        self.n_components = n_components
         self.classes_ = np.unique(np.concatenate([self.y_train, self.y_test]))
         if self.classes_.size < 2:
             raise ValueError("The labels have one class; the measures need two.")
@@ -199,6 +216,7 @@ class FeatureTracker:
                     test[""],
                     n_classes=self.classes_.size,
                     threshold=self.threshold,
+                    n_components=self.n_components,
                 )
             )
             record["train_accuracy"] = train_accuracy
@@ -282,7 +300,16 @@ class FeatureTracker:
         return float(np.mean(predicted == y))
 
 
-def layer_measures(Phi_train, Phi_test, y_test, outputs_test, *, n_classes, threshold):
+def layer_measures(
+    Phi_train,
+    Phi_test,
+    y_test,
+    outputs_test,
+    *,
+    n_classes,
+    threshold,
+    n_components=None,
+):
     """Compute the tracker's measures of one layer (scalars and curves).
 
     Parameters
@@ -299,6 +326,10 @@ def layer_measures(Phi_train, Phi_test, y_test, outputs_test, *, n_classes, thre
         ``C``: ``quality_at_C`` and ``utility_at_C`` are ``Q(C)`` and ``U(C)``.
     threshold : float
         CKA-MF threshold of the regime label.
+    n_components : int or None, default=None
+        Number of leading eigenfunctions the held-out measures are taken over
+        (at most the numerical rank); ``None``: all.  See
+        :class:`FeatureTracker`.
 
     Returns
     -------
@@ -321,6 +352,8 @@ def layer_measures(Phi_train, Phi_test, y_test, outputs_test, *, n_classes, thre
     """
     spectrum = FeatureSpectrum().fit(Phi_train)
     E = spectrum.transform(Phi_test)
+    if n_components is not None:
+        E = E[:, : int(n_components)]
     # Quality and utility from one Gram pass over [E | Y | F].
     projections = projection_measures(E, y_test, outputs=outputs_test)
     quality = np.asarray(projections.feature_quality, dtype=np.float64)
