@@ -1,8 +1,10 @@
 import gc
 import pickle
+import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -217,6 +219,8 @@ def test_forward_error_removes_hooks_and_restores_mode():
         (np.full((4, 5), np.nan), ValueError, "NaN"),
         (np.zeros((0, 5)), ValueError, "no samples"),
         (np.zeros(5), ValueError, "feature axis"),
+        (np.zeros((4, 0)), ValueError, "0 feature"),
+        (scipy.sparse.csr_matrix(np.ones((4, 5))), TypeError, "sparse"),
         (np.array([["a"] * 5] * 3), TypeError, "numeric"),
         (torch.zeros(3, 5, dtype=torch.bool), TypeError, "numeric"),
         ("not data", TypeError, "numeric"),
@@ -346,3 +350,16 @@ def copy_module(module):
     import copy
 
     return copy.deepcopy(module)
+
+
+def test_transform_leaves_fitted_state_and_readonly_input_alone():
+    X = np.random.default_rng(0).normal(size=(6, 5)).astype(np.float32)
+    X.setflags(write=False)
+    # torch warns about a read-only array once per process: both calls here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        extractor = FeatureExtractor(MLP()).fit(X)
+        before = dict(extractor.__dict__)
+        extractor.transform(X)
+    assert extractor.__dict__.keys() == before.keys()
+    assert extractor._shapes == before["_shapes"] and extractor._shapes

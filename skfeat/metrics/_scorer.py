@@ -9,10 +9,14 @@ returns eigenfunctions (e.g. one that ends in
 scikit-learn: pass the scorer objects, e.g. ``scoring=get_scorer("quality")``.
 
 The utility and CKA-MF scorers need the learned outputs of the network on the
-scored rows.  They request the metadata ``outputs`` through scikit-learn's
-metadata routing; the score functions take it as the ``outputs`` keyword, so a
-later scorer that finds the outputs elsewhere (e.g. a torch feature-extractor
-step with an ``outputs(X)`` method) only needs to supply that keyword.
+scored rows.  They take them, in this order, from the metadata ``outputs``
+(requested through scikit-learn's metadata routing) or from the first step of
+the scored pipeline that has an ``outputs(X)`` method, e.g.
+:class:`skfeat.torch.FeatureExtractor`, evaluated on the scored rows.  These
+two are small callables (``scorer(estimator, X, y, **metadata)`` with the public
+``set_score_request`` / ``get_metadata_routing`` pair) rather than
+:func:`~sklearn.metrics.make_scorer` objects, because they need the estimator
+itself, not only one of its responses.
 """
 
 import copy
@@ -20,7 +24,11 @@ from numbers import Integral
 
 import sklearn
 from sklearn.metrics import make_scorer
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils.metadata_routing import MetadataRequest
+
+from skfeat.utils._array_api import namespace_and_device
 
 from ._cka import cka_mf
 from ._projection import projection_measures, score_at
@@ -39,7 +47,8 @@ _NO_OUTPUTS = (
     "sklearn.set_config(enable_metadata_routing=True) and pass them to fit, "
     "e.g. GridSearchCV(..., scoring=scorer).fit(Phi, y, outputs=F) or "
     "cross_validate(..., params={'outputs': F}); or call the scorer as "
-    "scorer(estimator, X, y, outputs=F)."
+    "scorer(estimator, X, y, outputs=F); or score a pipeline whose first step "
+    "has an outputs(X) method (skfeat.torch.FeatureExtractor)."
 )
 
 
@@ -59,6 +68,136 @@ def _cka_mf_score(y_true, features, *, outputs=None):
     if outputs is None:
         raise ValueError(_NO_OUTPUTS)
     return cka_mf(features, outputs)
+
+
+def _steps(estimator):
+    """Return the fitted steps of a pipeline (the estimator itself otherwise)."""
+    if isinstance(estimator, Pipeline):
+        return [step for _, step in estimator.steps if not _is_passthrough(step)]
+    return [estimator]
+
+
+def _is_passthrough(step):
+    return step is None or (isinstance(step, str) and step == "passthrough")
+
+
+def outputs_from_steps(estimator, X):
+    """Return the outputs on ``X`` of the first step with an ``outputs`` method.
+
+    ``X`` goes through the steps before it (their ``transform``), so that step
+    sees what it saw in ``fit``.  Returns None when no step has ``outputs``.
+    """
+    steps = _steps(estimator)
+    found = [
+        i for i, step in enumerate(steps) if callable(getattr(step, "outputs", None))
+    ]
+    if not found:
+        return None
+    for step in steps[: found[0]]:
+        X = step.transform(X)
+    return steps[found[0]].outputs(X)
+
+
+def _transformed(estimator, X):
+    return estimator.transform(X)
+
+
+def _unwhitened(estimator, X):
+    """``Phi V`` when the estimator ends in a FeatureSpectrum, else ``transform``.
+
+    The eigenfunctions are ``E = Phi V / sqrt(lambda)``; scaling them back gives
+    ``Phi V``, whose Gram ``Phi V V^T Phi^T`` is ``Phi Phi^T`` when every
+    component is kept (the spec's CKA-MF is of ``Phi Phi^T``, which whitening
+    would change), and that of the features restricted to the kept components
+    otherwise.
+    """
+    # Imported here: skfeat._spectrum imports skfeat.metrics at import time.
+    from skfeat._spectrum import FeatureSpectrum
+
+    Z = estimator.transform(X)
+    steps = _steps(estimator)
+    last = steps[-1] if steps else None
+    if isinstance(last, FeatureSpectrum):
+        xp, _ = namespace_and_device(Z)
+        Z = Z * xp.sqrt(xp.astype(last.eigenvalues_, Z.dtype))
+    return Z
+
+
+class _OutputsScorer:
+    """A scorer of eigenfunctions (or features) against the learned outputs.
+
+    ``scorer(estimator, X, y_true, outputs=None)``: the representation is
+    ``representation(estimator, X)``; the outputs are the ``outputs`` metadata
+    when given (routed or passed), else :func:`outputs_from_steps`.  The
+    metadata request follows scikit-learn's protocol for consumers:
+    ``get_metadata_routing`` returns a
+    :class:`~sklearn.utils.metadata_routing.MetadataRequest` whose ``score``
+    method requests ``outputs``, and ``set_score_request`` changes it.
+    """
+
+    def __init__(self, name, score_func, representation, *, sign=1, **kwargs):
+        self._name = name
+        self._score_func = score_func
+        self._representation = representation
+        self._sign = sign
+        self._kwargs = kwargs
+        self._metadata_request = MetadataRequest(owner=self)
+        self._metadata_request.score.add_request(param="outputs", alias=True)
+
+    def __call__(self, estimator, X, y_true=None, **kwargs):
+        """Score ``estimator`` on ``X`` (see the class docstring)."""
+        outputs = kwargs.pop("outputs", None)
+        if kwargs:
+            raise TypeError(
+                f"{self!r} got unexpected argument(s) {sorted(kwargs)}; it takes "
+                "only the metadata 'outputs'."
+            )
+        if outputs is None:
+            outputs = outputs_from_steps(estimator, X)
+        if outputs is None:
+            raise ValueError(_NO_OUTPUTS)
+        features = self._representation(estimator, X)
+        return self._sign * self._score_func(
+            y_true, features, outputs=outputs, **self._kwargs
+        )
+
+    def __repr__(self):
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self._kwargs.items())
+        return f"{self._name}({arguments})"
+
+    def set_score_request(self, **kwargs):
+        """Set the metadata requested by the scorer, as scikit-learn's scorers do.
+
+        Parameters
+        ----------
+        **kwargs : dict
+            ``param=alias`` with ``alias`` in ``{True, False, None, str}``.
+
+        Returns
+        -------
+        self : object
+            The scorer.
+        """
+        if not sklearn.get_config()["enable_metadata_routing"]:
+            raise RuntimeError(
+                "This method is only available when metadata routing is enabled. "
+                "You can enable it using "
+                "sklearn.set_config(enable_metadata_routing=True)."
+            )
+        self._metadata_request = MetadataRequest(owner=self)
+        for param, alias in kwargs.items():
+            self._metadata_request.score.add_request(param=param, alias=alias)
+        return self
+
+    def get_metadata_routing(self):
+        """Return the metadata request of the scorer (``outputs`` by default).
+
+        Returns
+        -------
+        request : sklearn.utils.metadata_routing.MetadataRequest
+            What ``score`` requests.
+        """
+        return self._metadata_request
 
 
 @validate_params(
@@ -122,18 +261,25 @@ def make_quality_scorer(k=None, *, target="onehot"):
 def make_utility_scorer(k=None):
     """Make a scorer of the cumulative utility ``U(k) / r_F``.
 
-    ``r_F`` is the rank of the learned outputs, which the scorer requests as
-    the metadata ``outputs`` (already set: ``set_score_request(outputs=True)``).
+    ``r_F`` is the rank of the learned outputs ``F`` on the scored rows.  The
+    eigenfunctions are what the estimator's ``transform`` returns.  ``F`` is
+    the metadata ``outputs`` when given (requested already:
+    ``set_score_request(outputs=True)``); otherwise the outputs of the first
+    pipeline step with an ``outputs(X)`` method, e.g.
+    ``Pipeline([("features", FeatureExtractor(net)), ("spectrum",
+    FeatureSpectrum())])`` scores without any routing; with neither, a
+    ValueError says how to provide them.
 
     Parameters
     ----------
     k : int, default=None
-        Number of leading eigenfunctions; ``None`` takes ``k = r_F``.
+        Number of leading eigenfunctions; ``None`` takes ``k = r_F`` (at most
+        the number of eigenfunctions).
 
     Returns
     -------
     scorer : callable
-        ``scorer(estimator, X, y, outputs=F)``; greater is better.  With
+        ``scorer(estimator, X, y, outputs=None)``; greater is better.  With
         ``sklearn.set_config(enable_metadata_routing=True)``, model-selection
         tools route ``outputs`` passed to ``fit`` (or ``params``) to it.
 
@@ -155,30 +301,31 @@ def make_utility_scorer(k=None):
     >>> rng = np.random.default_rng(0)
     >>> Phi = rng.normal(size=(100, 5))
     >>> F = Phi @ rng.normal(size=(5, 2))
-    >>> with sklearn.config_context(enable_metadata_routing=True):
-    ...     score = make_utility_scorer(k=5)(FeatureSpectrum().fit(Phi), Phi, None,
-    ...                                      outputs=F)
-    >>> round(score, 6)
+    >>> scorer = make_utility_scorer(k=5)
+    >>> round(scorer(FeatureSpectrum().fit(Phi), Phi, None, outputs=F), 6)
     1.0
     """
-    return _request_outputs(
-        make_scorer(_utility_score, response_method=("transform",), k=k)
-    )
+    return _OutputsScorer("make_utility_scorer", _utility_score, _transformed, k=k)
 
 
 def make_cka_mf_scorer():
     """Make a scorer of ``-CKA_MF`` (greater is better: closer to minimal features).
 
-    The representation scored is what the estimator's ``transform`` returns:
-    the features ``Phi`` when the pipeline's last step returns them, the
-    eigenfunctions (features whitened on the training sample) when it ends in
-    :class:`~skfeat.FeatureSpectrum`.  The outputs come as the metadata
-    ``outputs`` (requested already).
+    CKA-MF is a measure of the features' kernel ``Phi Phi^T`` (spec section
+    4), which whitening changes.  When the estimator (or its last pipeline
+    step) is a :class:`~skfeat.FeatureSpectrum`, the scorer therefore undoes
+    the whitening of its eigenfunctions, ``E * sqrt(eigenvalues_) = Phi V``,
+    whose kernel ``Phi V V^T Phi^T`` is ``Phi Phi^T`` when all components are
+    kept (``n_components=None`` and features in the training span) and that
+    of the features restricted to the ``n_components`` leading eigenvectors
+    otherwise.  For any other estimator it scores ``transform``'s output.
+    The outputs ``F`` come as for :func:`make_utility_scorer`: the metadata
+    ``outputs``, else the first pipeline step with an ``outputs(X)`` method.
 
     Returns
     -------
     scorer : callable
-        ``scorer(estimator, X, y, outputs=F)``, the negated
+        ``scorer(estimator, X, y, outputs=None)``, the negated
         :func:`~skfeat.metrics.cka_mf`.
 
     See Also
@@ -193,29 +340,16 @@ def make_cka_mf_scorer():
     Examples
     --------
     >>> import numpy as np
-    >>> import sklearn
-    >>> from sklearn.preprocessing import FunctionTransformer
-    >>> from skfeat.metrics import make_cka_mf_scorer
+    >>> from skfeat import FeatureSpectrum
+    >>> from skfeat.metrics import cka_mf, make_cka_mf_scorer
     >>> rng = np.random.default_rng(0)
-    >>> Phi = np.eye(3)[rng.integers(0, 3, size=200)]
-    >>> identity = FunctionTransformer().fit(Phi)
-    >>> with sklearn.config_context(enable_metadata_routing=True):
-    ...     score = make_cka_mf_scorer()(identity, Phi, None, outputs=Phi)
-    >>> round(score, 6) + 0.0
-    0.0
+    >>> Phi = rng.normal(size=(200, 4)) * [3.0, 2.0, 1.0, 0.5]
+    >>> F = Phi[:, :1]
+    >>> score = make_cka_mf_scorer()(FeatureSpectrum().fit(Phi), Phi, None, outputs=F)
+    >>> bool(np.isclose(score, -cka_mf(Phi, F)))
+    True
     """
-    return _request_outputs(
-        make_scorer(
-            _cka_mf_score, response_method=("transform",), greater_is_better=False
-        )
-    )
-
-
-def _request_outputs(scorer):
-    # The request is stored on the scorer, so it is in place whenever the user
-    # enables routing later; scikit-learn only lets it be set while enabled.
-    with sklearn.config_context(enable_metadata_routing=True):
-        return scorer.set_score_request(outputs=True)
+    return _OutputsScorer("make_cka_mf_scorer", _cka_mf_score, _unwhitened, sign=-1)
 
 
 _SCORERS = {
@@ -258,8 +392,10 @@ def get_scorer(name):
     Returns
     -------
     scorer : callable
-        A scorer made with :func:`sklearn.metrics.make_scorer`, usable as
-        ``scoring=`` alone or in a dict next to scikit-learn's own scorers.
+        A scorer usable as ``scoring=`` alone or in a dict next to
+        scikit-learn's own scorers (``quality``: made with
+        :func:`sklearn.metrics.make_scorer`; ``utility`` and ``neg_cka_mf``:
+        see :func:`make_utility_scorer`).
 
     Examples
     --------

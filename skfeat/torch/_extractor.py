@@ -2,10 +2,12 @@
 
 import copy
 import difflib
+import warnings
 from itertools import chain
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -312,14 +314,17 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         batches, n_samples, n_batches = self._batches(X)
         store_device = self._device if self.output == "torch" else torch.device("cpu")
         collectors = {name: _Collector(n_samples, store_device) for name in names}
-        self._shapes = {}
+        # Shapes are recorded by fit only: transform leaves the fitted state alone.
+        shapes = {}
+        if keep_shapes:
+            self._shapes = shapes
         module = self.module
         modes = [(m, m.training) for m in module.modules()]
         handles = []
         try:
             for name in names:
                 base = name.removesuffix(_INPUT_SUFFIX)
-                hook = _hook(collectors[name], self._shapes, name, keep_shapes)
+                hook = _hook(collectors[name], shapes, name, keep_shapes)
                 sub = module.get_submodule(base)
                 if name.endswith(_INPUT_SUFFIX):
                     handles.append(sub.register_forward_pre_hook(hook))
@@ -458,17 +463,33 @@ def _as_tensor(X):
         if tensor.dtype == torch.bool or tensor.is_complex():
             raise TypeError(f"X must be real numeric; got dtype {tensor.dtype}.")
     else:
+        if scipy.sparse.issparse(X):
+            raise TypeError(
+                "X is a sparse matrix; FeatureExtractor needs dense inputs "
+                "(X.toarray())."
+            )
         array = np.asarray(X)
         if not (np.issubdtype(array.dtype, np.number) and array.dtype.kind in "iuf"):
             raise TypeError(f"X must be real numeric; got dtype {array.dtype}.")
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        with warnings.catch_warnings():
+            # Read-only arrays (memmaps) are shared, not copied: the extractor
+            # only reads them, so torch's non-writable warning does not apply.
+            warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+            tensor = torch.from_numpy(np.ascontiguousarray(array))
     if tensor.ndim < 2:
         raise ValueError(
             f"X must have a samples axis and at least one feature axis; got shape "
-            f"{tuple(tensor.shape)} (reshape a single feature with X.reshape(-1, 1))."
+            f"{tuple(tensor.shape)}. Reshape your data with X.reshape(-1, 1) if it "
+            "has a single feature."
         )
     if tensor.shape[0] == 0:
         raise ValueError("X has no samples.")
+    if any(size == 0 for size in tensor.shape[1:]):
+        # scikit-learn's wording, which its common checks look for.
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={tuple(tensor.shape)}) while a "
+            "minimum of 1 is required."
+        )
     if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
         raise ValueError("X contains NaN or infinity.")
     return tensor

@@ -13,6 +13,7 @@ from skfeat.metrics import (
 )
 
 from ._extractor import FeatureExtractor
+from ._tracked_alignment import tracked_alignment
 
 __all__ = ["FeatureTracker", "layer_measures"]
 
@@ -81,6 +82,17 @@ class FeatureTracker:
         measures only for ``k`` much smaller than ``m``.  To compare networks,
         use the same ``K`` for all of them.  ``D_lambda`` always uses the full
         training spectrum.
+    alignment : bool, default=False
+        Also record the neural feature ansatz correlation ``nfa`` (see
+        :func:`~skfeat.torch.alignment_per_layer`) of every tracked layer that
+        is the input of a Linear / Conv layer (``"name:input"``, the weight
+        being that of ``"name"``), on the training inputs, ``batch_size``
+        samples at a time.  Other tracked layers get no ``nfa`` key.
+    init_state : dict or None, default=None
+        A ``model.state_dict()`` snapshot at initialisation (copy the
+        tensors); with ``alignment=True`` the centred ``cnfa`` is recorded
+        too.  At initialisation itself ``dW = 0`` and ``cnfa`` is 0 with a
+        :class:`UserWarning`.
 
     Attributes
     ----------
@@ -89,7 +101,8 @@ class FeatureTracker:
         ``train_accuracy, test_accuracy, quality_at_C, utility_at_C, D_lambda,
         D_q, D_u, cka_mf, regime``, the curves ``eigenvalues, quality, utility,
         cumulative_quality, cumulative_utility`` (numpy arrays) and ``seconds``
-        (the update's wall time).
+        (the update's wall time); with ``alignment=True`` also ``nfa`` (and
+        ``cnfa``) for the layers that feed a Linear / Conv layer.
     classes_ : ndarray
         Sorted class labels; output column ``j`` of the network is class
         ``classes_[j]`` (for the accuracies).
@@ -145,6 +158,8 @@ class FeatureTracker:
         batch_size=256,
         device="cpu",
         n_components=None,
+        alignment=False,
+        init_state=None,
     ):
         self.X_train = X_train
         self.y_train = np.asarray(y_train)
@@ -169,6 +184,15 @@ class FeatureTracker:
                 f"{n_components!r}."
             )
         self.n_components = n_components
+        if init_state is not None and not isinstance(init_state, dict):
+            raise TypeError(
+                "init_state must be a state_dict (dict of tensors); got "
+                f"{type(init_state).__name__}."
+            )
+        if init_state is not None and not alignment:
+            raise ValueError("init_state is used only with alignment=True.")
+        self.alignment = bool(alignment)
+        self.init_state = init_state
         self.classes_ = np.unique(np.concatenate([self.y_train, self.y_test]))
         if self.classes_.size < 2:
             raise ValueError("The labels have one class; the measures need two.")
@@ -222,6 +246,16 @@ class FeatureTracker:
             record["train_accuracy"] = train_accuracy
             record["test_accuracy"] = test_accuracy
             records.append(record)
+        if self.alignment:
+            aligned = tracked_alignment(
+                model,
+                self.X_train,
+                extractor.layers_,
+                init_state=self.init_state,
+                batch_size=self.batch_size,
+            )
+            for record in records:
+                record.update(aligned.get(record["layer"], {}))
         seconds = time.perf_counter() - start
         for record in records:
             record["seconds"] = seconds
@@ -246,10 +280,15 @@ class FeatureTracker:
         import pandas as pd
 
         columns = ["epoch", "layer", *SCALARS, "seconds"]
+        # NFA columns only when recorded; layers without a weight get NaN there.
+        columns += [k for k in ("nfa", "cnfa") if any(k in r for r in self.history)]
         if curves:
             columns += list(CURVES)
         return pd.DataFrame(
-            [{key: record[key] for key in columns} for record in self.history],
+            [
+                {key: record.get(key, float("nan")) for key in columns}
+                for record in self.history
+            ],
             columns=columns,
         )
 
