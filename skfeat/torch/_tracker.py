@@ -237,7 +237,11 @@ class FeatureTracker:
     def plot(
         self, metrics=("quality_at_C", "utility_at_C", "cka_mf"), ax=None, **kwargs
     ):
-        """Plot measures against the epoch, one line per (layer, measure).
+        """Plot measures against the epoch on one axes, one line per (layer, measure).
+
+        A shortcut for :meth:`skfeat.plotting.TrainingDisplay.from_tracker`
+        with every measure on a single axes (that display draws one panel
+        per measure when given no axes).
 
         Parameters
         ----------
@@ -253,26 +257,16 @@ class FeatureTracker:
         ax : matplotlib.axes.Axes
             The axes drawn on.
         """
-        unknown = [m for m in metrics if m not in SCALARS or m == "regime"]
-        if unknown:
-            raise ValueError(
-                f"Cannot plot {unknown}; choose among "
-                f"{[m for m in SCALARS if m != 'regime']}."
-            )
+        from skfeat.plotting import TrainingDisplay
+
         if ax is None:
             import matplotlib.pyplot as plt
 
             _, ax = plt.subplots(figsize=(6, 4))
-        layers = list(dict.fromkeys(record["layer"] for record in self.history))
-        for layer in layers:
-            rows = [r for r in self.history if r["layer"] == layer]
-            for metric in metrics:
-                label = metric if len(layers) == 1 else f"{metric} ({layer})"
-                values = [r[metric] for r in rows]
-                ax.plot([r["epoch"] for r in rows], values, label=label, **kwargs)
-        ax.set_xlabel("epoch")
-        ax.legend()
-        return ax
+        display = TrainingDisplay.from_tracker(
+            self, metrics=list(metrics), axes=ax, **kwargs
+        )
+        return display.axes_[0]
 
     def _accuracy(self, outputs, y):
         if outputs.ndim != 2 or outputs.shape[1] != self.classes_.size:
