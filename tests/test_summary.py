@@ -251,3 +251,14 @@ def test_report_and_tracker_agree_on_the_same_arrays(tmp_path):
     cells = [cell.strip() for cell in row.split("|")[3:-1]]
     keys = ("D_lambda", "quality_at_C", "D_q", "utility_at_C", "D_u", "cka_mf")
     assert cells == [f"{tracked[key]:.3g}" for key in keys] + [tracked["regime"]]
+
+
+def test_one_table_order_for_report_and_tracker():
+    pytest.importorskip("torch")
+    from skfeat._report import COLUMN_TITLES, MEANINGS
+    from skfeat.torch._tracker import CURVES, SCALARS
+
+    assert tuple(COLUMN_TITLES) == MEASURE_SCALARS
+    assert set(MEANINGS) == set(MEASURE_SCALARS)
+    assert SCALARS == ("train_accuracy", "test_accuracy", *MEASURE_SCALARS)
+    assert CURVES == MEASURE_CURVES
