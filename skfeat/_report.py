@@ -227,7 +227,9 @@ def write_report(run, out_dir, *, title=None):
     For the top layer (``Phi_*``) and every extra layer, the spectrum is
     fitted on the training features and the measures are evaluated on the test
     sample: ``D_lambda``, ``Q(C)``, ``D_q`` and, when the outputs are given,
-    ``U(C)``, ``D_u``, CKA-MF and the regime.  The plots are
+    ``U(C)``, ``D_u``, CKA-MF and the regime: the record of
+    :func:`skfeat.metrics.feature_measures`, as in
+    :class:`skfeat.torch.FeatureTracker`.  The plots are
     ``spectrum.png`` (every layer's normalised spectrum), ``projection.png``
     (``Q(k)`` and ``U(k)`` of the top layer) and, with extra layers,
     ``layers.png`` (measures against depth).
