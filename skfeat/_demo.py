@@ -262,74 +262,64 @@ def _table(summary, sgd_record, frozen_record):
 
 
 def _plots(records, tracker, *, n_classes, out):
+    """Draw the four figures with the Displays; returns the paths written."""
     try:
-        import matplotlib
+        from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - only without matplotlib
         raise ImportError(
             "skfeat demo draws its figures with matplotlib; install it with "
             "`pip install skfeat[plot]`."
         ) from exc
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from skfeat.plotting import ProjectionDisplay, SpectrumDisplay
 
     colors = {"sgd": "tab:blue", "frozen": "tab:orange"}
-    # The number of eigenfunctions differs (numerical rank of each feature
-    # map); saying so in the legend explains why one curve stops early.
-    labels = {
-        method: f"{name} (K = {records[method]['eigenvalues'].size})"
-        for method, name in (
-            ("sgd", "SGD, all layers"),
-            ("frozen", "frozen hidden layers"),
-        )
-    }
+    names = {"sgd": "SGD, all layers", "frozen": "frozen hidden layers"}
+    n_components = records["sgd"]["cumulative_quality"].size
     written = []
 
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for method, record in records.items():
-        lam = record["eigenvalues"]
-        k = np.arange(1, lam.size + 1)
-        ax.semilogy(k, lam / lam.sum(), color=colors[method], label=labels[method])
-    ax.axvline(n_classes, color="grey", ls=":", label=f"k = C = {n_classes}")
-    ax.set_xlabel("eigenvalue index k")
-    ax.set_ylabel(r"$\lambda_k / \sum_i \lambda_i$ (log scale)")
+    # Figures without pyplot: no global backend state, nothing left open.
+    figure, ax = _figure(Figure)
     ax.set_title("Spectrum of the penultimate features (train)")
-    ax.legend()
-    written.append(_save(fig, out / "spectrum.png", plt))
+    for method, record in records.items():
+        # The numerical rank differs between the two feature maps; saying so
+        # in the legend explains why one curve stops early.
+        SpectrumDisplay(
+            record["eigenvalues"],
+            n_classes=n_classes,
+            effective_dimension=record["D_lambda"],
+            name=f"{names[method]}, rank {record['eigenvalues'].size}",
+        ).plot(ax=ax, normalize=True, color=colors[method])
+    written.append(_save(figure, out / "spectrum.png"))
 
-    for key, name, ylabel, ceiling in (
-        ("cumulative_quality", "quality", "Q(k)", "maximum Q = C"),
-        ("cumulative_utility", "utility", "U(k)", "maximum U = rank of outputs"),
-    ):
-        fig, ax = plt.subplots(figsize=(5.5, 4))
-        for method, record in records.items():
-            curve = record[key]
-            k = np.arange(1, curve.size + 1)
-            ax.plot(k, curve, color=colors[method], label=labels[method])
-        ax.set_xscale("log")
-        ax.axvline(n_classes, color="grey", ls=":", label=f"k = C = {n_classes}")
-        ax.axhline(n_classes, color="grey", ls="--", lw=0.8, label=ceiling)
-        ax.set_ylim(0, n_classes * 1.05)
-        ax.set_xlabel("number of eigenfunctions k (log scale)")
-        ax.set_ylabel(ylabel)
+    for name in ("quality", "utility"):
+        figure, ax = _figure(Figure)
         ax.set_title(
-            f"Cumulative {name} on the test images\n(spectrum fitted on train)"
+            f"Cumulative {name} on the test images, first K = {n_components}\n"
+            "eigenfunctions (spectrum fitted on train)"
         )
-        ax.legend(loc="lower right")
-        written.append(_save(fig, out / f"{name}.png", plt))
+        for method, record in records.items():
+            curves = {name: record[f"cumulative_{name}"]}
+            ProjectionDisplay(**curves, n_classes=n_classes, name=names[method]).plot(
+                ax=ax, xscale="log", color=colors[method]
+            )
+        ax.set_ylim(0, n_classes * 1.05)
+        written.append(_save(figure, out / f"{name}.png"))
 
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    figure, ax = _figure(Figure)
     tracker.plot(metrics=("test_accuracy", "cka_mf"), ax=ax, marker="o")
     ax.axhline(0.1, color="grey", ls=":", label="MF threshold (CKA-MF = 0.1)")
     ax.set_ylim(0, 1.02)
     ax.legend()
     ax.set_title("SGD network during training (test images)")
-    written.append(_save(fig, out / "training.png", plt))
+    written.append(_save(figure, out / "training.png"))
     return written
 
 
-def _save(fig, path, plt):
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def _figure(Figure):
+    figure = Figure(figsize=(5.5, 4), layout="constrained")
+    return figure, figure.subplots()
+
+
+def _save(figure, path):
+    figure.savefig(path, dpi=110)
     return path

@@ -16,6 +16,8 @@ import zipfile
 
 import numpy as np
 
+from .metrics._summary import feature_measures
+
 __all__ = ["load_run", "save_run", "write_report"]
 
 REQUIRED_KEYS = ("Phi_train", "Phi_test", "y_train", "y_test")
@@ -225,7 +227,9 @@ def write_report(run, out_dir, *, title=None):
     For the top layer (``Phi_*``) and every extra layer, the spectrum is
     fitted on the training features and the measures are evaluated on the test
     sample: ``D_lambda``, ``Q(C)``, ``D_q`` and, when the outputs are given,
-    ``U(C)``, ``D_u``, CKA-MF and the regime.  The plots are
+    ``U(C)``, ``D_u``, CKA-MF and the regime: the record of
+    :func:`skfeat.metrics.feature_measures`, as in
+    :class:`skfeat.torch.FeatureTracker`.  The plots are
     ``spectrum.png`` (every layer's normalised spectrum), ``projection.png``
     (``Q(k)`` and ``U(k)`` of the top layer) and, with extra layers,
     ``layers.png`` (measures against depth).
@@ -271,14 +275,14 @@ def write_report(run, out_dir, *, title=None):
     # Extra layers in file order (input side first), the main feature map last.
     layers = dict(run["layers"])
     layers[MAIN_LAYER] = (run["Phi_train"], run["Phi_test"])
-    records, curves = [], {}
-    for name, (Phi_train, Phi_test) in layers.items():
-        record, curve = measure_run(
-            Phi_train, Phi_test, run["y_test"], outputs_test=run["outputs_test"]
-        )
-        records.append({"layer": name, **record})
-        curves[name] = curve
-    plots = _write_plots(records, curves, out_dir)
+    records = [
+        {
+            "layer": name,
+            **feature_measures(Phi_train, Phi_test, run["y_test"], run["outputs_test"]),
+        }
+        for name, (Phi_train, Phi_test) in layers.items()
+    ]
+    plots = _write_plots(records, out_dir)
     lines = _markdown(title, run, records, plots)
     report_path = os.path.join(out_dir, "report.md")
     with open(report_path, "w", encoding="utf-8") as handle:
@@ -286,48 +290,7 @@ def write_report(run, out_dir, *, title=None):
     return report_path
 
 
-def measure_run(Phi_train, Phi_test, y_test, *, outputs_test=None):
-    """Fit the spectrum on ``Phi_train`` and measure it on the test sample.
-
-    Returns ``(record, curves)``: the record holds the scalar measures (keys as
-    in ``FeatureTracker.history``), the curves the eigenvalues, ``Q(k)`` and
-    ``U(k)`` for the plots.
-    """
-    from ._spectrum import FeatureSpectrum
-    from .metrics import (
-        cka_mf,
-        effective_dimension,
-        feature_regime,
-        projection_measures,
-    )
-    from .plotting._base import n_targets
-
-    spectrum = FeatureSpectrum().fit(Phi_train)
-    E = spectrum.transform(Phi_test)
-    n_classes = n_targets(y_test)
-    # Quality and utility from one pass over [E | Y | F].
-    measures = projection_measures(E, y_test, outputs=outputs_test)
-    quality = np.asarray(measures.cumulative_quality, dtype=np.float64)
-    at_C = min(n_classes, quality.size) - 1
-    record = {
-        "n_features": int(Phi_train.shape[1]),
-        "n_classes": n_classes,
-        "D_lambda": float(spectrum.effective_dimension_),
-        "quality_at_C": float(quality[at_C]),
-        "D_q": float(effective_dimension(measures.feature_quality)),
-    }
-    curves = {"eigenvalues": spectrum.eigenvalues_, "quality": quality, "utility": None}
-    if outputs_test is not None:
-        utility = np.asarray(measures.cumulative_utility, dtype=np.float64)
-        curves["utility"] = utility
-        record["utility_at_C"] = float(utility[at_C])
-        record["D_u"] = float(effective_dimension(measures.feature_utility))
-        record["cka_mf"] = float(cka_mf(Phi_test, outputs_test))
-        record["regime"] = str(feature_regime(Phi_test, outputs_test))
-    return record, curves
-
-
-def _write_plots(records, curves, out_dir):
+def _write_plots(records, out_dir):
     """Write the PNGs; returns {file name: caption} (empty without matplotlib)."""
     try:
         from matplotlib.figure import Figure
@@ -342,7 +305,7 @@ def _write_plots(records, curves, out_dir):
     ax = figure.subplots()
     for record in records:
         SpectrumDisplay.from_eigenvalues(
-            curves[record["layer"]]["eigenvalues"],
+            record["eigenvalues"],
             n_classes=n_classes,
             name=record["layer"],
             normalize=len(records) > 1,
@@ -353,10 +316,11 @@ def _write_plots(records, curves, out_dir):
 
     figure = Figure(figsize=(6.4, 4.4), layout="constrained")
     ax = figure.subplots()
-    top = curves[MAIN_LAYER]
+    top = next(record for record in records if record["layer"] == MAIN_LAYER)
+    quality = top["cumulative_quality"]
     ProjectionDisplay(
-        top["quality"], top["utility"], n_classes=n_classes, name="Phi"
-    ).plot(ax=ax, xscale="log" if top["quality"].size > 50 else "linear")
+        quality, top.get("cumulative_utility"), n_classes=n_classes, name="Phi"
+    ).plot(ax=ax, xscale="log" if quality.size > 50 else "linear")
     figure.savefig(os.path.join(out_dir, "projection.png"), dpi=110)
     plots["projection.png"] = "Cumulative quality Q(k) and utility U(k), test sample"
 

@@ -168,38 +168,6 @@ def test_bad_arguments(kwargs, match):
         )
 
 
-def test_n_components_limits_the_held_out_measures():
-    from skfeat.metrics import effective_dimension
-    from skfeat.torch._tracker import layer_measures
-
-    rng = np.random.default_rng(3)
-    Phi = rng.normal(size=(200, 12))
-    y = rng.integers(0, 3, size=200)
-    outputs = Phi[:, :3] @ rng.normal(size=(3, 3))
-    full = layer_measures(
-        Phi[:120], Phi[120:], y[120:], outputs[120:], n_classes=3, threshold=0.1
-    )
-    cut = layer_measures(
-        Phi[:120],
-        Phi[120:],
-        y[120:],
-        outputs[120:],
-        n_classes=3,
-        threshold=0.1,
-        n_components=5,
-    )
-    assert cut["quality"].shape == (5,) and full["quality"].shape == (12,)
-    # Per-eigenfunction values and cumulative curves are prefixes of the full ones.
-    np.testing.assert_allclose(cut["quality"], full["quality"][:5], atol=1e-12)
-    np.testing.assert_allclose(
-        cut["cumulative_utility"], full["cumulative_utility"][:5], atol=1e-12
-    )
-    assert cut["D_q"] == pytest.approx(effective_dimension(full["quality"][:5]))
-    # The training spectrum and CKA-MF do not depend on K.
-    assert cut["D_lambda"] == full["D_lambda"]
-    assert cut["cka_mf"] == full["cka_mf"]
-
-
 def test_n_components_must_be_positive():
     with pytest.raises(ValueError, match="n_components"):
         FeatureTracker(

@@ -26,6 +26,7 @@ from ._scorer import (
     make_quality_scorer,
     make_utility_scorer,
 )
+from ._summary import feature_measures
 
 __all__ = [
     "effective_dimension",
@@ -52,4 +53,5 @@ __all__ = [
     "within_class_compression",
     "layerwise_report",
     "plot_layerwise",
+    "feature_measures",
 ]

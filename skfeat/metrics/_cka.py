@@ -204,4 +204,9 @@ def feature_regime(Phi, outputs, *, threshold=0.1):
     >>> feature_regime(rng.normal(size=(300, 50)), codes)
     'EF'
     """
-    return "MF" if cka_mf(Phi, outputs) <= threshold else "EF"
+    return regime_from_cka_mf(cka_mf(Phi, outputs), threshold)
+
+
+def regime_from_cka_mf(value, threshold=0.1):
+    """``"MF"`` when a CKA-MF ``value`` is at most ``threshold``, else ``"EF"``."""
+    return "MF" if value <= threshold else "EF"

@@ -2,7 +2,6 @@
 
 from numbers import Real
 
-import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 from skfeat.metrics._blocks import labels_to_host
@@ -161,8 +160,10 @@ def plot_layerwise(
 ):
     """Plot measures of :func:`layerwise_report` against depth.
 
-    One panel per measure; ``compression`` and ``nc1`` use a log scale, where a
-    geometric decay per layer is a straight line.
+    A shortcut for :meth:`skfeat.plotting.LayerDisplay.from_history`: one
+    panel per measure, layers placed by their ``depth``; ``compression`` and
+    ``nc1`` use a log scale, where a geometric decay per layer is a straight
+    line.
 
     Parameters
     ----------
@@ -179,9 +180,14 @@ def plot_layerwise(
     axes : ndarray of matplotlib Axes
         The panels, in the order of ``metrics``.
 
+    See Also
+    --------
+    skfeat.plotting.LayerDisplay : The display drawn (``axes[0].figure``).
+
     Examples
     --------
-    >>> import numpy as np
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
     >>> from skfeat.metrics import plot_layerwise
     >>> report = [
     ...     {"layer": "a", "depth": 1, "compression": 1.0, "discrimination": 0.1},
@@ -190,29 +196,14 @@ def plot_layerwise(
     >>> axes = plot_layerwise(report, ["compression", "discrimination"])
     >>> axes[0].get_yscale(), len(axes)
     ('log', 2)
+    >>> axes[0].lines[0].get_xdata()
+    array([1., 2.])
     """
-    import matplotlib.pyplot as plt
+    from skfeat.plotting import LayerDisplay
 
     rows = report.to_dict("records") if hasattr(report, "to_dict") else list(report)
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     missing = [m for m in metrics if not rows or m not in rows[0]]
     if missing:
         raise ValueError(f"The report has no column(s) {missing}.")
-    if ax is None:
-        _, ax = plt.subplots(
-            1, len(metrics), figsize=(3.2 * len(metrics), 3), squeeze=False
-        )
-    axes = np.ravel(ax)
-    if axes.size != len(metrics):
-        raise ValueError(f"Need {len(metrics)} axes, one per metric; got {axes.size}.")
-    depth = [row.get("depth", i + 1) for i, row in enumerate(rows)]
-    labels = [str(row.get("layer", d)) for d, row in zip(depth, rows)]
-    for axis, metric in zip(axes, metrics):
-        axis.plot(depth, [row[metric] for row in rows], marker="o")
-        if metric in ("compression", "nc1"):
-            axis.set_yscale("log")
-        axis.set_xticks(depth, labels, rotation=45, ha="right")
-        axis.set_xlabel("layer")
-        axis.set_title(metric)
-    axes[0].figure.tight_layout()
-    return axes
+    return LayerDisplay.from_history(rows, metrics=metrics, axes=ax).axes_

@@ -87,6 +87,21 @@ def encode_target(y, *, target="onehot"):
     return Y - Y.mean(axis=0) if target == "centered" else Y
 
 
+def n_targets(y):
+    """Return ``C``, the number of columns of :func:`encode_target`'s matrix.
+
+    The number of distinct labels for class labels, of columns for real-valued
+    targets (1 for a vector); labels are told from targets by the same rule.
+    Nothing of size ``m x C`` is built.
+    """
+    if hasattr(y, "__array_namespace__") and not isinstance(y, np.ndarray):
+        y = to_host(y, namespace_and_device(y)[0])
+    y = np.asarray(y)
+    if y.ndim == 1 and type_of_target(y, input_name="y") in ("binary", "multiclass"):
+        return int(np.unique(y).size)
+    return int(y.shape[1]) if y.ndim == 2 else 1
+
+
 def _target_block(y, E, target):
     Y = encode_target(y, target=target)
     check_same_length(("eigenfunctions", E), ("y", Y))

@@ -5,6 +5,9 @@ import numbers
 import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 
+# One rule for C, shared with the measures (re-exported for the Displays).
+from skfeat.metrics._projection import n_targets  # noqa: F401
+
 # Column names of a measures record (tracker history, report) -> axis label.
 METRIC_LABELS = {
     "quality_at_C": "quality $Q(C)$",
@@ -135,21 +138,6 @@ def set_index_scale(ax, xscale):
 
         ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
-
-
-def n_targets(y):
-    """Return ``C``: distinct labels of class labels, columns of real targets.
-
-    Labels are told from real-valued targets as in
-    :func:`skfeat.metrics.cumulative_quality` (scikit-learn's
-    ``type_of_target``).
-    """
-    from sklearn.utils.multiclass import type_of_target
-
-    y = np.asarray(y)
-    if y.ndim == 1 and type_of_target(y) in ("binary", "multiclass"):
-        return int(np.unique(y).size)
-    return int(y.shape[1]) if y.ndim == 2 else 1
 
 
 def check_n_classes(n_classes):

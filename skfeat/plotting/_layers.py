@@ -34,6 +34,11 @@ class LayerDisplay:
         Values of each measure per layer (NaN where a layer has none).
     name : str, default=None
         Name of the run, shown in the legend.
+    depth : array-like of shape (n_layers,), default=None
+        Position of each layer on the horizontal axis (e.g. the ``depth``
+        column of :func:`skfeat.metrics.layerwise_report`, so that curves
+        fitted against depth can be drawn over the panels); ``0, 1, ...``
+        when None.
 
     Attributes
     ----------
@@ -70,10 +75,11 @@ class LayerDisplay:
     ['conv1', 'conv2', 'fc']
     """
 
-    def __init__(self, layers, metrics, *, name=None):
+    def __init__(self, layers, metrics, *, name=None, depth=None):
         self.layers = layers
         self.metrics = metrics
         self.name = name
+        self.depth = depth
 
     def plot(self, axes=None, *, metrics=None, name=None, **kwargs):
         """Draw one panel per measure.
@@ -115,6 +121,13 @@ class LayerDisplay:
         figure, axes = get_axes_grid(axes, len(metrics), "LayerDisplay.plot")
         name = self.name if name is None else name
         depth = np.arange(len(layers))
+        if self.depth is not None:
+            depth = np.asarray(self.depth, dtype=np.float64)
+            if depth.shape != (len(layers),):
+                raise ValueError(
+                    f"depth has shape {depth.shape}; expected one position per "
+                    f"layer, shape ({len(layers)},)."
+                )
         style = {"marker": "o"}
         style.update(kwargs)
         if name:
@@ -143,7 +156,8 @@ class LayerDisplay:
         ----------
         history : list of dict or pandas DataFrame
             Records with a ``"layer"`` key and measures as numbers (e.g.
-            ``FeatureTracker.history``); an ``"epoch"`` key is optional.
+            ``FeatureTracker.history``); an ``"epoch"`` key is optional, and
+            a ``"depth"`` key in every record places the layers by it.
         epoch : int, default=None
             Which epoch to draw when the records span several; the last one
             when None.
@@ -181,5 +195,9 @@ class LayerDisplay:
         values = {
             m: [value_or_nan(by_layer[layer], m) for layer in layers] for m in metrics
         }
-        display = cls(layers, values, name=name)
+        # Records that know their depth (layerwise_report) are placed by it.
+        depth = [by_layer[layer].get("depth") for layer in layers]
+        if any(d is None for d in depth):
+            depth = None
+        display = cls(layers, values, name=name, depth=depth)
         return display.plot(axes=axes, **plot_kwargs)

@@ -73,8 +73,9 @@ class TrainingDisplay:
 
         Parameters
         ----------
-        axes : array-like of matplotlib Axes, default=None
-            One axes per measure; a new figure when None.
+        axes : array-like of matplotlib Axes or Axes, default=None
+            One axes per measure; or a single Axes to draw every measure on it
+            (the legend then names the measure); a new figure when None.
         metrics : list of str, default=None
             Which measures to draw; every numeric key when None.
         layers : list of str, default=None
@@ -100,6 +101,11 @@ class TrainingDisplay:
             if unknown:
                 raise ValueError(f"unknown layer(s) {unknown}; layers: {all_layers}.")
         metrics = check_metrics(metrics, numeric_metrics(records), "TrainingDisplay")
+        # One Axes for several measures: overlay them (as FeatureTracker.plot
+        # does), each line labelled by its measure.
+        overlay = axes is not None and hasattr(axes, "plot") and len(metrics) > 1
+        if overlay:
+            axes = [axes] * len(metrics)
         figure, axes = get_axes_grid(axes, len(metrics), "TrainingDisplay.plot")
         name = self.name if name is None else name
         self.lines_ = {}
@@ -112,7 +118,12 @@ class TrainingDisplay:
                 # record: one line, not one per layer on top of each other.
                 series = {"all layers": shared}
             for layer, (epochs, values) in series.items():
-                label = " ".join(str(s) for s in (name, layer) if s is not None)
+                parts = (name, layer)
+                if overlay:
+                    # The layer is only worth naming when there are several.
+                    shown = layer if len(series) > 1 else None
+                    parts = (name, metric_label(metric), shown)
+                label = " ".join(str(s) for s in parts if s is not None)
                 style = {"marker": "o", "markersize": 3}
                 style.update(kwargs)
                 if label:
@@ -120,7 +131,8 @@ class TrainingDisplay:
                 (self.lines_[metric, layer],) = ax.plot(epochs, values, **style)
                 set_value_scale(ax, metric, values)
             ax.set_xlabel("epoch")
-            ax.set_ylabel(metric_label(metric))
+            if not overlay:
+                ax.set_ylabel(metric_label(metric))
         # One legend, on the first panel that shows every layer.
         for ax in axes:
             if len(ax.get_legend_handles_labels()[1]) > 1 or (
@@ -148,8 +160,9 @@ class TrainingDisplay:
             Which layers to draw; all when None.
         name : str, default=None
             Legend prefix.
-        axes : array-like of matplotlib Axes, default=None
-            One axes per measure; a new figure when None.
+        axes : array-like of matplotlib Axes or Axes, default=None
+            One axes per measure, or one Axes for all of them; a new figure
+            when None.
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.plot`.
 
@@ -177,8 +190,9 @@ class TrainingDisplay:
             Which layers to draw; all when None.
         name : str, default=None
             Legend prefix.
-        axes : array-like of matplotlib Axes, default=None
-            One axes per measure; a new figure when None.
+        axes : array-like of matplotlib Axes or Axes, default=None
+            One axes per measure, or one Axes for all of them; a new figure
+            when None.
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.plot`.
 

@@ -4,39 +4,18 @@ import time
 
 import numpy as np
 
-from skfeat._spectrum import FeatureSpectrum
-from skfeat.metrics import (
-    cka_mf,
-    effective_dimension,
-    feature_regime,
-    projection_measures,
-)
+from skfeat.metrics._summary import MEASURE_CURVES, MEASURE_SCALARS, feature_measures
 
 from ._extractor import FeatureExtractor
 from ._tracked_alignment import tracked_alignment
 
-__all__ = ["FeatureTracker", "layer_measures"]
+__all__ = ["FeatureTracker"]
 
-# Scalar columns of a history record, in table order.
-SCALARS = (
-    "train_accuracy",
-    "test_accuracy",
-    "quality_at_C",
-    "utility_at_C",
-    "D_lambda",
-    "D_q",
-    "D_u",
-    "cka_mf",
-    "regime",
-)
+# Scalar columns of a history record, in table order: the accuracies, then the
+# record of feature_measures (the same table as ``skfeat report``).
+SCALARS = ("train_accuracy", "test_accuracy", *MEASURE_SCALARS)
 # Per-eigenfunction curves kept with every record (small: one value per feature).
-CURVES = (
-    "eigenvalues",
-    "quality",
-    "utility",
-    "cumulative_quality",
-    "cumulative_utility",
-)
+CURVES = MEASURE_CURVES
 
 
 class FeatureTracker:
@@ -97,11 +76,13 @@ class FeatureTracker:
     Attributes
     ----------
     history : list of dict
-        One record per ``(epoch, layer)``: ``epoch``, ``layer``, the scalars
-        ``train_accuracy, test_accuracy, quality_at_C, utility_at_C, D_lambda,
-        D_q, D_u, cka_mf, regime``, the curves ``eigenvalues, quality, utility,
-        cumulative_quality, cumulative_utility`` (numpy arrays) and ``seconds``
-        (the update's wall time); with ``alignment=True`` also ``nfa`` (and
+        One record per ``(epoch, layer)``: ``epoch``, ``layer``, the
+        accuracies ``train_accuracy, test_accuracy``, the record of
+        :func:`skfeat.metrics.feature_measures` (``n_features, n_classes``,
+        the scalars ``D_lambda, quality_at_C, D_q, utility_at_C, D_u, cka_mf,
+        regime`` and the curves ``eigenvalues, quality, cumulative_quality,
+        utility, cumulative_utility`` as numpy arrays) and ``seconds`` (the
+        update's wall time); with ``alignment=True`` also ``nfa`` (and
         ``cnfa``) for the layers that feed a Linear / Conv layer.
     classes_ : ndarray
         Sorted class labels; output column ``j`` of the network is class
@@ -233,7 +214,7 @@ class FeatureTracker:
         for layer in extractor.layers_:
             record = {"epoch": epoch, "layer": layer}
             record.update(
-                layer_measures(
+                feature_measures(
                     train[layer],
                     test[layer],
                     self.y_test,
@@ -295,7 +276,11 @@ class FeatureTracker:
     def plot(
         self, metrics=("quality_at_C", "utility_at_C", "cka_mf"), ax=None, **kwargs
     ):
-        """Plot measures against the epoch, one line per (layer, measure).
+        """Plot measures against the epoch on one axes, one line per (layer, measure).
+
+        A shortcut for :meth:`skfeat.plotting.TrainingDisplay.from_tracker`
+        with every measure on a single axes (that display draws one panel
+        per measure when given no axes).
 
         Parameters
         ----------
@@ -311,106 +296,19 @@ class FeatureTracker:
         ax : matplotlib.axes.Axes
             The axes drawn on.
         """
-        unknown = [m for m in metrics if m not in SCALARS or m == "regime"]
-        if unknown:
-            raise ValueError(
-                f"Cannot plot {unknown}; choose among "
-                f"{[m for m in SCALARS if m != 'regime']}."
-            )
+        from skfeat.plotting import TrainingDisplay
+
         if ax is None:
             import matplotlib.pyplot as plt
 
             _, ax = plt.subplots(figsize=(6, 4))
-        layers = list(dict.fromkeys(record["layer"] for record in self.history))
-        for layer in layers:
-            rows = [r for r in self.history if r["layer"] == layer]
-            for metric in metrics:
-                label = metric if len(layers) == 1 else f"{metric} ({layer})"
-                values = [r[metric] for r in rows]
-                ax.plot([r["epoch"] for r in rows], values, label=label, **kwargs)
-        ax.set_xlabel("epoch")
-        ax.legend()
-        return ax
+        display = TrainingDisplay.from_tracker(
+            self, metrics=list(metrics), axes=ax, **kwargs
+        )
+        return display.axes_[0]
 
     def _accuracy(self, outputs, y):
         if outputs.ndim != 2 or outputs.shape[1] != self.classes_.size:
             return float("nan")
         predicted = self.classes_[np.argmax(outputs, axis=1)]
         return float(np.mean(predicted == y))
-
-
-def layer_measures(
-    Phi_train,
-    Phi_test,
-    y_test,
-    outputs_test,
-    *,
-    n_classes,
-    threshold,
-    n_components=None,
-):
-    """Compute the tracker's measures of one layer (scalars and curves).
-
-    Parameters
-    ----------
-    Phi_train : ndarray of shape (n_train, p)
-        Training features; the spectrum is fitted on them.
-    Phi_test : ndarray of shape (n_test, p)
-        Held-out features; every measure is evaluated on them.
-    y_test : ndarray of shape (n_test,)
-        Held-out class labels (quality against their one-hot matrix).
-    outputs_test : ndarray of shape (n_test, n_outputs)
-        The network's held-out outputs (utility and CKA-MF).
-    n_classes : int
-        ``C``: ``quality_at_C`` and ``utility_at_C`` are ``Q(C)`` and ``U(C)``.
-    threshold : float
-        CKA-MF threshold of the regime label.
-    n_components : int or None, default=None
-        Number of leading eigenfunctions the held-out measures are taken over
-        (at most the numerical rank); ``None``: all.  See
-        :class:`FeatureTracker`.
-
-    Returns
-    -------
-    measures : dict
-        Keys ``quality_at_C, utility_at_C, D_lambda, D_q, D_u, cka_mf, regime``
-        and the curves ``eigenvalues, quality, utility, cumulative_quality,
-        cumulative_utility``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skfeat.torch._tracker import layer_measures
-    >>> rng = np.random.default_rng(0)
-    >>> Phi = rng.normal(size=(80, 6))
-    >>> y = rng.integers(0, 2, size=80)
-    >>> out = layer_measures(Phi[:50], Phi[50:], y[50:], Phi[50:, :2],
-    ...                      n_classes=2, threshold=0.1)
-    >>> out["eigenvalues"].shape
-    (6,)
-    """
-    spectrum = FeatureSpectrum().fit(Phi_train)
-    E = spectrum.transform(Phi_test)
-    if n_components is not None:
-        E = E[:, : int(n_components)]
-    # Quality and utility from one Gram pass over [E | Y | F].
-    projections = projection_measures(E, y_test, outputs=outputs_test)
-    quality = np.asarray(projections.feature_quality, dtype=np.float64)
-    utility = np.asarray(projections.feature_utility, dtype=np.float64)
-    Q = np.asarray(projections.cumulative_quality, dtype=np.float64)
-    U = np.asarray(projections.cumulative_utility, dtype=np.float64)
-    at_C = min(n_classes, Q.size) - 1
-    return {
-        "quality_at_C": float(Q[at_C]),
-        "utility_at_C": float(U[at_C]),
-        "D_lambda": float(spectrum.effective_dimension_),
-        "D_q": float(effective_dimension(quality)),
-        "D_u": float(effective_dimension(utility)),
-        "cka_mf": float(cka_mf(Phi_test, outputs_test)),
-        "regime": feature_regime(Phi_test, outputs_test, threshold=threshold),
-        "eigenvalues": np.asarray(spectrum.eigenvalues_, dtype=np.float64),
-        "quality": quality,
-        "utility": utility,
-        "cumulative_quality": Q,
-        "cumulative_utility": U,
-    }
