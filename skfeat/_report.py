@@ -221,7 +221,7 @@ def load_run(path):
     }
 
 
-def write_report(run, out_dir, *, title=None):
+def write_report(run, out_dir, *, title=None, n_components=None):
     """Measure a run and write ``report.md`` and PNG plots to ``out_dir``.
 
     For the top layer (``Phi_*``) and every extra layer, the spectrum is
@@ -242,6 +242,14 @@ def write_report(run, out_dir, *, title=None):
         Directory to write to (created when missing).
     title : str, default=None
         Title of the report; the file name of the run by default.
+    n_components : int or None, default=None
+        Number of leading eigenfunctions the held-out measures are taken over
+        (``None``: all numerically nonzero ones).  On ``m`` test samples each
+        eigenfunction unrelated to the target keeps a chance floor
+        ``q_k ~ C / m``, which dominates ``D_q`` and ``D_u`` when ``K`` is
+        comparable to ``m``; to compare runs, use the same ``K`` much smaller
+        than ``m`` (``skfeat demo`` uses ``m // 10``).  See
+        :func:`skfeat.metrics.feature_measures`.
 
     Returns
     -------
@@ -278,7 +286,13 @@ def write_report(run, out_dir, *, title=None):
     records = [
         {
             "layer": name,
-            **feature_measures(Phi_train, Phi_test, run["y_test"], run["outputs_test"]),
+            **feature_measures(
+                Phi_train,
+                Phi_test,
+                run["y_test"],
+                run["outputs_test"],
+                n_components=n_components,
+            ),
         }
         for name, (Phi_train, Phi_test) in layers.items()
     ]
@@ -393,12 +407,27 @@ def add_report_arguments(parser):
         default="skfeat-report",
         help="directory for report.md and the PNG plots (default: skfeat-report)",
     )
+    parser.add_argument(
+        "--n-components",
+        metavar="K",
+        type=_positive_int,
+        default=None,
+        help="take the held-out measures over the first K eigenfunctions "
+        "(default: all); use the same K << number of test samples to compare runs",
+    )
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
 
 def run_report(args):
     """Run ``skfeat report``: exit status 0, or 1 with a one-line message."""
     try:
-        path = write_report(args.run, args.out)
+        path = write_report(args.run, args.out, n_components=args.n_components)
     except (ValueError, TypeError, OSError) as exc:
         print(f"skfeat report: error: {_one_line(exc)}", file=sys.stderr)
         return 1

@@ -282,3 +282,22 @@ def test_report_with_regression_targets(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| Phi"))
     quality_at_1 = naive_cumulative(E, y_test[:, None])[0]
     assert row.split("|")[4].strip() == f"{quality_at_1:.3g}"
+
+
+def test_n_components_option_limits_the_held_out_measures(tmp_path):
+    from skfeat.metrics import feature_measures
+
+    Phi_train, Phi_test, y_train, y_test, outputs = _arrays()
+    path = save_run(
+        tmp_path / "run", Phi_train, Phi_test, y_train, y_test, outputs_test=outputs
+    )
+    assert (
+        main(["report", path, "--out", str(tmp_path / "o"), "--n-components", "2"]) == 0
+    )
+    text = (tmp_path / "o" / "report.md").read_text()
+    cut = feature_measures(Phi_train, Phi_test, y_test, outputs, n_components=2)
+    full = feature_measures(Phi_train, Phi_test, y_test, outputs)
+    assert cut["D_q"] != pytest.approx(full["D_q"])
+    assert f"{cut['D_q']:.3g}" in text
+    with pytest.raises(SystemExit):
+        main(["report", path, "--n-components", "0"])
