@@ -30,12 +30,18 @@ __all__ = ["Moments", "gram_product", "row_chunks"]
 # enough that each chunk's product runs at full BLAS speed, small enough that
 # the concatenation of several blocks stays well under the size of the data.
 _CHUNK_ELEMENTS = 1 << 22
+# A single dense block is read through row views, which copy nothing: its
+# chunks only bound the float32 summation inside BLAS before the float64
+# accumulation. Chunks 16x larger cost no memory and keep one pass of
+# numpy's syrk within a few percent of one X^T X (4 Mi-element chunks were
+# 10% slower at n = 50 000, p = 512).
+_VIEW_CHUNK_ELEMENTS = 1 << 26
 
 
-def row_chunks(n_rows, n_cols, chunk_rows=None):
+def row_chunks(n_rows, n_cols, chunk_rows=None, *, chunk_elements=_CHUNK_ELEMENTS):
     """Yield ``slice`` objects that cover ``range(n_rows)`` in row chunks."""
     if chunk_rows is None:
-        chunk_rows = max(256, _CHUNK_ELEMENTS // max(n_cols, 1))
+        chunk_rows = max(256, chunk_elements // max(n_cols, 1))
     for start in range(0, n_rows, chunk_rows):
         yield slice(start, min(start + chunk_rows, n_rows))
 
@@ -103,7 +109,11 @@ class Moments:
         sums = xp.zeros_like(self.sums) if self.with_sums else None
         # Non-finite input is reported below, from the sums, not as a warning.
         with np.errstate(invalid="ignore", over="ignore"):
-            for rows in row_chunks(n_rows, sum(widths), self.chunk_rows):
+            views = len(blocks) == 1 and not sparse
+            elements = _VIEW_CHUNK_ELEMENTS if views else _CHUNK_ELEMENTS
+            for rows in row_chunks(
+                n_rows, sum(widths), self.chunk_rows, chunk_elements=elements
+            ):
                 if sparse:
                     chunk = sp.hstack([sp.csr_array(b[rows]) for b in blocks])
                     chunk = chunk.tocsr()
