@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 
 from ._moments import Moments
 from .metrics._dimension import eigenvalue_dimension
+from .metrics._validation import check_sample_matrix
 from .utils._array_api import (
     accumulation_dtype,
     check_same_namespace,
@@ -329,8 +330,8 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_same_namespace(
             X, self, attribute="components_", method="inverse_transform"
         )
+        X = check_sample_matrix(X, "X", min_samples=1)
         xp, _ = namespace_and_device(X)
-        X = _check_float_matrix(X, xp, "inverse_transform")
         if X.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {X.shape[1]} columns, but this FeatureSpectrum has "
@@ -670,16 +671,6 @@ def _check_finite_block(block):
 
 def _project_block(block, W):
     return block @ W
-
-
-def _check_float_matrix(X, xp, where):
-    if X.ndim != 2:
-        raise ValueError(f"{where} expects a 2-D array; got shape {tuple(X.shape)}.")
-    if X.dtype not in (xp.float32, xp.float64):
-        X = xp.astype(X, xp.float64)
-    if not bool(xp.all(xp.isfinite(X))):
-        raise ValueError(f"{where}: input contains NaN or infinity.")
-    return X
 
 
 def _dual_eigh(X):

@@ -357,3 +357,27 @@ def test_no_warning_on_clean_data(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         FeatureSpectrum().fit(X).transform(X)
+
+
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        (np.ones((4, 3)) + 1j, TypeError, "real numbers"),
+        (np.ones((4, 3)).astype(str), TypeError, "real numbers"),
+        (3.0, ValueError, "2-D"),
+        ([[1.0, 2.0], [3.0]], ValueError, "could not be read"),
+    ],
+)
+def test_inverse_transform_rejects_bad_input(rng, bad, error, match):
+    """Regression: complex values lost their imaginary part silently, strings
+    were parsed, and lists or scalars crashed with an AttributeError."""
+    est = FeatureSpectrum().fit(rng.normal(size=(20, 3)))
+    with pytest.raises(error, match=match):
+        est.inverse_transform(bad)
+
+
+def test_inverse_transform_accepts_lists(rng):
+    X = rng.normal(size=(20, 3))
+    est = FeatureSpectrum().fit(X)
+    E = est.transform(X)
+    assert_allclose(est.inverse_transform(E.tolist()), X, atol=1e-10)
