@@ -62,7 +62,7 @@ def encode_target(y, *, target="onehot"):
         raise ValueError("y is empty.")
     if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind == "f":
         kind = "continuous"
-    elif y.ndim > 2:
+    elif y.ndim == 0 or y.ndim > 2:
         raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
     else:
         kind = type_of_target(y, input_name="y")
