@@ -536,3 +536,11 @@ def test_plot_layerwise():
     with pytest.raises(ValueError, match="no column"):
         plot_layerwise(report, ["missing"])
     plt.close("all")
+
+
+def test_two_dimensional_predictions_are_a_clear_error():
+    """Regression: (n, 2) predictions passed the row check and failed in a
+    numpy broadcast ("operands could not be broadcast together")."""
+    H, y = blobs()
+    with pytest.raises(ValueError, match="predictions must be 1-D"):
+        neural_collapse(H, y, predictions=np.c_[y, y])

@@ -862,7 +862,11 @@ def neural_collapse(H, y, *, weights=None, predictions=None):
     if predictions is None:
         return result
     predictions = labels_to_host(predictions, "predictions")
+    if predictions.ndim != 1:
+        raise ValueError(
+            f"predictions must be 1-D labels; got shape {predictions.shape}."
+        )
     check_rows(moments.n_samples_, predictions, "predictions")
     nearest = moments.nearest_class_mean(H)
-    nc4 = float(np.mean(nearest != predictions.reshape(-1)))
+    nc4 = float(np.mean(nearest != predictions))
     return NeuralCollapse(**{**result.to_dict(), "nc4": nc4})
