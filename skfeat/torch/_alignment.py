@@ -231,6 +231,13 @@ def tangent_kernels(model, X, layers, batch_size):
                         "The model must return one tensor of outputs; got "
                         f"{type(outputs).__name__} (wrap it to select the outputs)."
                     )
+                if outputs.ndim == 0 or outputs.shape[0] != batch.shape[0]:
+                    # Per-sample gradients need one output row per sample.
+                    raise ValueError(
+                        f"The model returned outputs of shape {tuple(outputs.shape)}"
+                        f" for a batch of shape {tuple(batch.shape)}; it must "
+                        "return one row per sample (is X missing its sample axis?)."
+                    )
                 outputs = outputs.reshape(outputs.shape[0], -1)
                 n_outputs = outputs.shape[1]
                 missing = [name for name in layers if name not in kept]
