@@ -544,3 +544,19 @@ def test_two_dimensional_predictions_are_a_clear_error():
     H, y = blobs()
     with pytest.raises(ValueError, match="predictions must be 1-D"):
         neural_collapse(H, y, predictions=np.c_[y, y])
+
+
+@pytest.mark.parametrize(
+    "weights, error, match",
+    [
+        (np.ones((3, 6)) + 1j, TypeError, "weights must hold real numbers"),
+        (np.full((3, 6), "1.0"), TypeError, "weights must hold real numbers"),
+        ([[1.0, 2.0], [3.0]], ValueError, "weights could not be read"),
+    ],
+)
+def test_weights_must_be_real_numbers(weights, error, match):
+    """Regression: complex weights lost their imaginary part (a numpy
+    ComplexWarning, then a wrong NC3) and strings were parsed as numbers."""
+    H, y = blobs()
+    with pytest.raises(error, match=match):
+        neural_collapse(H, y, weights=weights)

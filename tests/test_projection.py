@@ -496,3 +496,9 @@ def test_spectrum_scalar_target_is_a_clear_error(fitted):
         spectrum.score(Phi, 1)
     with pytest.raises(ValueError, match="y must be 1-D or 2-D"):
         spectrum.measures(Phi, np.float64(0.5))
+
+
+def test_ragged_labels_name_the_input(data):
+    E, _, _ = data
+    with pytest.raises(ValueError, match="y could not be read as an array"):
+        feature_quality(E, [[0, 1], [1]])

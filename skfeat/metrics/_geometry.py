@@ -31,6 +31,7 @@ from skfeat.utils._array_api import _is_dask, from_host, namespace_and_device, t
 
 from ._blocks import check_features, check_rows, iter_row_blocks, labels_to_host
 from ._linearity import linearity_from_moments
+from ._validation import check_real_dtype, host_array
 
 __all__ = [
     "ClassMoments",
@@ -568,9 +569,9 @@ def _etf_error(centred):
 
 
 def _self_duality(weights, centred):
-    if hasattr(weights, "__array_namespace__") and not isinstance(weights, np.ndarray):
-        weights = to_host(weights, namespace_and_device(weights)[0])
-    W = np.asarray(weights, dtype=np.float64)
+    W = host_array(weights, "weights")
+    check_real_dtype(W.dtype, "weights")
+    W = W.astype(np.float64, copy=False)
     if W.shape != centred.shape:
         raise ValueError(
             f"weights must have shape (n_classes, n_features) = {centred.shape}; "
