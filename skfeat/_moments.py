@@ -152,7 +152,12 @@ class Moments:
         if other.gram is None:
             return self
         if self.gram is None:
-            self.gram, self.sums = other.gram, other.sums
+            # Copies: update() adds into these in place, and must not change
+            # the accumulator they came from.
+            xp, _ = namespace_and_device(other.gram)
+            self.gram = xp.asarray(other.gram, copy=True)
+            if other.sums is not None:
+                self.sums = xp.asarray(other.sums, copy=True)
             self.widths = other.widths
         else:
             if other.widths != self.widths:
