@@ -25,6 +25,7 @@ from .metrics._validation import check_sample_matrix
 from .utils._array_api import (
     accumulation_dtype,
     check_same_namespace,
+    dtype_eps,
     from_host,
     is_dask,
     namespace_and_device,
@@ -400,7 +401,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Truncate, sign and store host float64 eigenpairs in X's namespace."""
         n, p = self._moments.n_samples if self._moments else X.shape[0], X.shape[1]
         xp, device = namespace_and_device(X)
-        eps = np.finfo(np.float32 if X.dtype == xp.float32 else np.float64).eps
+        eps = dtype_eps(X.dtype)
         lam = np.clip(lam, 0.0, None)
         tol = lam[0] * max(n, p) * eps if lam.size else 0.0
         rank = int(np.count_nonzero(lam > tol))

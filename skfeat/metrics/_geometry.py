@@ -27,7 +27,13 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, validate_params
 
 from skfeat._moments import Moments
-from skfeat.utils._array_api import _is_dask, from_host, namespace_and_device, to_host
+from skfeat.utils._array_api import (
+    _is_dask,
+    dtype_eps,
+    from_host,
+    namespace_and_device,
+    to_host,
+)
 
 from ._blocks import check_features, check_rows, iter_row_blocks, labels_to_host
 from ._linearity import linearity_from_moments
@@ -171,7 +177,7 @@ class ClassMoments:
             )
             sq = cxp.sum(shifted * shifted, axis=1)[:, None]
             moments.update(shifted, onehot, sq)
-            self._eps = max(self._eps, _eps_of(chunk.dtype, cxp))
+            self._eps = max(self._eps, dtype_eps(chunk.dtype))
         G = to_host(moments.gram, namespace_and_device(moments.gram)[0])
         counts = np.rint(np.diag(G[p : p + K, p : p + K])).astype(np.int64)
         self._add(
@@ -648,10 +654,6 @@ def _rows_to_host(H, xp, device, index):
     return to_host(xp.take(H, xp.asarray(index, device=device), axis=0), xp)
 
 
-def _eps_of(dtype, xp):
-    return float(np.finfo(np.float32 if dtype == xp.float32 else np.float64).eps)
-
-
 def _moments_of(H, y):
     return ClassMoments().update(H, y)
 
@@ -786,7 +788,7 @@ def numerical_rank(H, *, threshold=0.95):
     eps = np.finfo(np.float64).eps
     for _, chunk in iter_row_blocks(H, xp, H.shape[1]):
         moments.update(chunk)
-        eps = max(eps, _eps_of(chunk.dtype, namespace_and_device(chunk)[0]))
+        eps = max(eps, dtype_eps(chunk.dtype))
     gram = to_host(moments.gram, namespace_and_device(moments.gram)[0])
     return _rank_from_gram(gram, threshold, moments.n_samples, eps)
 
