@@ -332,6 +332,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             X, self, attribute="components_", method="inverse_transform"
         )
         X = check_sample_matrix(X, "X", min_samples=1)
+        if is_dask(X):
+            # As in transform: checked when each block is read.
+            X = X.map_blocks(_check_finite_block, dtype=X.dtype)
         xp, _ = namespace_and_device(X)
         if X.shape[1] != self.n_components_:
             raise ValueError(

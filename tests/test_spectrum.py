@@ -381,3 +381,14 @@ def test_inverse_transform_accepts_lists(rng):
     est = FeatureSpectrum().fit(X)
     E = est.transform(X)
     assert_allclose(est.inverse_transform(E.tolist()), X, atol=1e-10)
+
+
+def test_inverse_transform_dask_reports_nan_when_computed(rng):
+    da = pytest.importorskip("dask.array")
+    X = rng.normal(size=(40, 4))
+    est = FeatureSpectrum().fit(X)
+    E = est.transform(X)
+    assert_allclose(est.inverse_transform(da.from_array(E, chunks=10)).compute(), X)
+    E[13, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        est.inverse_transform(da.from_array(E, chunks=10)).compute()

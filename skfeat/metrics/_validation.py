@@ -130,7 +130,7 @@ def _check_dask_matrix(X, name, *, allow_1d, min_samples):
         )
     if X.dtype.kind != "f":
         X = X.astype(np.float64)
-    # One extra lazy pass: a NaN must not reach the moments silently.
-    if not bool(X.map_blocks(np.isfinite).all().compute()):
-        raise ValueError(f"{name} contains NaN or infinity.")
+    # Finiteness is checked on the Gram matrix by Moments.update, in the one
+    # pass that reads the blocks anyway (the in-memory route would cost a
+    # pass over memory; this one, a second read from disk or a cluster).
     return X
