@@ -21,7 +21,7 @@ from sklearn.utils.validation import (
 
 from ._moments import Moments
 from .metrics._dimension import eigenvalue_dimension
-from .metrics._validation import check_sample_matrix
+from .metrics._validation import check_sample_matrix, host_array
 from .utils._array_api import (
     accumulation_dtype,
     check_same_namespace,
@@ -375,6 +375,8 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _validate(self, X, *, reset, min_samples, finite=True):
         if is_dask(X):
             return self._validate_dask(X, reset=reset, min_samples=min_samples)
+        if isinstance(X, (list, tuple)):
+            X = host_array(X, "Phi")  # to see the strings' dtype below
         if getattr(getattr(X, "dtype", None), "kind", None) in ("U", "S"):
             # numpy would parse numeric strings silently; features are numbers.
             raise TypeError(

@@ -392,3 +392,10 @@ def test_inverse_transform_dask_reports_nan_when_computed(rng):
     E[13, 2] = np.nan
     with pytest.raises(ValueError, match="NaN or infinity"):
         est.inverse_transform(da.from_array(E, chunks=10)).compute()
+
+
+def test_lists_of_numeric_strings_are_refused():
+    """Regression: a numpy array of strings was refused but the same values as
+    nested lists were parsed into numbers silently."""
+    with pytest.raises(TypeError, match="strings"):
+        FeatureSpectrum().fit([["1", "2"], ["3", "5"], ["0", "1"]])
