@@ -66,6 +66,9 @@ def check_sample_matrix(X, name, *, allow_1d=False, min_samples=2):
     single-output network, a single regression target).  Integer and boolean
     input becomes float64; float32 stays float32.  numpy, array-API (with
     dispatch) and dask arrays are accepted; the input is never modified.
+    A dask array comes back lazy and unchecked for NaN: its values are only
+    seen by the pass that reduces it, where :class:`skfeat._moments.Moments`
+    (or the caller's own block check) reports them.
     """
     if _is_dask(X):
         return _check_dask_matrix(X, name, allow_1d=allow_1d, min_samples=min_samples)
