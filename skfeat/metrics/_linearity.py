@@ -105,6 +105,8 @@ def target_linearity(H, y, *, target_type="auto"):
     if target_type == "classes":
         from ._geometry import ClassMoments
 
+        if y_host.ndim == 2 and y_host.shape[1] == 1:
+            y_host = y_host[:, 0]  # a column of labels, as type_of_target reads it
         return ClassMoments().update(H, y_host).target_linearity()
     return _values_linearity(H, y_host)
 
