@@ -560,3 +560,17 @@ def test_weights_must_be_real_numbers(weights, error, match):
     H, y = blobs()
     with pytest.raises(error, match=match):
         neural_collapse(H, y, weights=weights)
+
+
+def test_predictions_with_other_labels_are_a_clear_error():
+    """Regression: string predictions for integer labels matched no class
+    mean, and NC4 came back as 1.0 with no hint why."""
+    H, y = blobs()
+    with pytest.raises(ValueError, match="share no label"):
+        neural_collapse(H, y, predictions=y.astype(str))
+    # Some predicted labels may be absent from y: that is a real disagreement.
+    preds = np.where(np.arange(len(y)) == 0, 99, y)
+    means = np.array([H[y == k].mean(axis=0) for k in range(3)])
+    nearest = np.argmin(((H[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
+    expected = np.mean(nearest != preds)
+    assert neural_collapse(H, y, predictions=preds).nc4 == pytest.approx(expected)

@@ -870,6 +870,13 @@ def neural_collapse(H, y, *, weights=None, predictions=None):
             f"predictions must be 1-D labels; got shape {predictions.shape}."
         )
     check_rows(moments.n_samples_, predictions, "predictions")
+    if not np.any(np.isin(predictions, moments.classes_)):
+        # Otherwise NC4 is 1 for a reason that has nothing to do with collapse.
+        raise ValueError(
+            "predictions share no label with y's classes "
+            f"{moments.classes_[:5].tolist()}: encode them the same way "
+            f"(got e.g. {predictions[:3].tolist()})."
+        )
     nearest = moments.nearest_class_mean(H)
     nc4 = float(np.mean(nearest != predictions))
     return NeuralCollapse(**{**result.to_dict(), "nc4": nc4})
