@@ -125,14 +125,8 @@ class Moments:
                 if self.with_sums:
                     s = chunk.sum(axis=0) if sparse else xp.sum(chunk, axis=0)
                     sums += xp.astype(xp.asarray(s, device=device), acc)
-        # NaN or infinity anywhere in the rows reaches the d x d sums: checking
-        # them is as strict as checking the data, at a cost of d^2 not n*d.
         # The accumulator is only touched once the update is known clean.
-        if not bool(xp.all(xp.isfinite(gram))):
-            raise ValueError(
-                "Input contains NaN or infinity (or values so large that their "
-                "squares overflow)."
-            )
+        _check_finite_gram(gram, xp)
         self.gram += gram
         if self.with_sums:
             self.sums += sums
@@ -149,6 +143,7 @@ class Moments:
         sums = _blockwise_sum(X, _block_sums, (d,))
         # One compute for both: dask reads each row block once.
         gram, sums = dask.compute(gram, sums)
+        _check_finite_gram(gram, np)
         if self.gram is None:
             self.gram = np.zeros((d, d))
             self.sums = np.zeros(d)
@@ -162,7 +157,12 @@ class Moments:
         if other.gram is None:
             return self
         if self.gram is None:
-            self.gram, self.sums = other.gram, other.sums
+            # Copies: update() adds into these in place, and must not change
+            # the accumulator they came from.
+            xp, _ = namespace_and_device(other.gram)
+            self.gram = xp.asarray(other.gram, copy=True)
+            if other.sums is not None:
+                self.sums = xp.asarray(other.sums, copy=True)
             self.widths = other.widths
         else:
             if other.widths != self.widths:
@@ -174,6 +174,21 @@ class Moments:
                 self.sums = None
         self.n_samples += other.n_samples
         return self
+
+
+def _check_finite_gram(gram, xp):
+    """Raise unless the ``d x d`` product of an update is finite.
+
+    NaN or infinity anywhere in the rows reaches ``B^T B`` (its diagonal
+    holds the squared column norms): checking it is as strict as checking the
+    data, at a cost of ``d^2`` instead of ``n d``, and without a second pass
+    over data that is read from disk or a cluster.
+    """
+    if not bool(xp.all(xp.isfinite(gram))):
+        raise ValueError(
+            "Input contains NaN or infinity (or values so large that their "
+            "squares overflow)."
+        )
 
 
 def gram_product(X, Q, chunk_rows=None):

@@ -52,7 +52,13 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._moments import gram_product
-from .utils._array_api import from_host, is_dask, namespace_and_device, to_host
+from .utils._array_api import (
+    dtype_eps,
+    from_host,
+    is_dask,
+    namespace_and_device,
+    to_host,
+)
 
 __all__ = ["randomized_eigh"]
 
@@ -131,7 +137,7 @@ def randomized_eigh(
     m, W = np.linalg.eigh((M + M.T) / 2)
     # Pseudo-inverse square root of Q^T G Q: directions below the working
     # precision of the products (float32 data: eps32) carry rounding only.
-    eps = np.finfo(np.float32 if dtype == xp.float32 else np.float64).eps
+    eps = dtype_eps(dtype)
     keep = m > max(m[-1], 0.0) * width * eps
     if not np.any(keep):
         return np.zeros(width), Q

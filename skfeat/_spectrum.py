@@ -20,9 +20,11 @@ from sklearn.utils.validation import (
 
 from ._moments import Moments
 from .metrics._dimension import eigenvalue_dimension
+from .metrics._validation import check_sample_matrix, host_array
 from .utils._array_api import (
     accumulation_dtype,
     check_same_namespace,
+    dtype_eps,
     from_host,
     is_dask,
     namespace_and_device,
@@ -328,8 +330,11 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_same_namespace(
             X, self, attribute="components_", method="inverse_transform"
         )
+        X = check_sample_matrix(X, "X", min_samples=1)
+        if is_dask(X):
+            # As in transform: checked when each block is read.
+            X = X.map_blocks(_check_finite_block, dtype=X.dtype)
         xp, _ = namespace_and_device(X)
-        X = _check_float_matrix(X, xp, "inverse_transform")
         if X.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {X.shape[1]} columns, but this FeatureSpectrum has "
@@ -369,6 +374,8 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _validate(self, X, *, reset, min_samples, finite=True):
         if is_dask(X):
             return self._validate_dask(X, reset=reset, min_samples=min_samples)
+        if isinstance(X, (list, tuple)):
+            X = host_array(X, "Phi")  # to see the strings' dtype below
         if getattr(getattr(X, "dtype", None), "kind", None) in ("U", "S"):
             # numpy would parse numeric strings silently; features are numbers.
             raise TypeError(
@@ -399,7 +406,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Truncate, sign and store host float64 eigenpairs in X's namespace."""
         n, p = self._moments.n_samples if self._moments else X.shape[0], X.shape[1]
         xp, device = namespace_and_device(X)
-        eps = np.finfo(np.float32 if X.dtype == xp.float32 else np.float64).eps
+        eps = dtype_eps(X.dtype)
         lam = np.clip(lam, 0.0, None)
         tol = lam[0] * max(n, p) * eps if lam.size else 0.0
         rank = int(np.count_nonzero(lam > tol))
@@ -670,16 +677,6 @@ def _check_finite_block(block):
 
 def _project_block(block, W):
     return block @ W
-
-
-def _check_float_matrix(X, xp, where):
-    if X.ndim != 2:
-        raise ValueError(f"{where} expects a 2-D array; got shape {tuple(X.shape)}.")
-    if X.dtype not in (xp.float32, xp.float64):
-        X = xp.astype(X, xp.float64)
-    if not bool(xp.all(xp.isfinite(X))):
-        raise ValueError(f"{where}: input contains NaN or infinity.")
-    return X
 
 
 def _dual_eigh(X):

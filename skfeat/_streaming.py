@@ -95,7 +95,7 @@ def fit_from_batches(batches, spectrum=None, *, batch_size=None):
     if getattr(batches, "ndim", None) == 2:
         array = batches
         batches = (
-            array[rows]
+            array[rows, ...]
             for rows in row_chunks(array.shape[0], array.shape[1], batch_size)
         )
     moments = Moments(with_sums=False)

@@ -418,3 +418,13 @@ def test_shared_layer_is_rejected():
     with pytest.raises(ValueError, match="more than once"):
         agop(model, _data((3,)), "0")
     assert not lin._forward_hooks
+
+
+def test_inputs_without_a_sample_axis_are_rejected():
+    """Regression: a single unbatched input (shape (5,)) ran through the model,
+    its 3 outputs were read as 3 samples, and a wrong kernel came back."""
+    model = _mlp()
+    with pytest.raises(ValueError, match="one row per sample"):
+        tangent_kernel(model, torch.ones(5, dtype=torch.float64), "0")
+    with pytest.raises(ValueError, match="one row per sample"):
+        alignment_per_layer(model, torch.ones(5, dtype=torch.float64), ["0", "2"])

@@ -168,3 +168,27 @@ def test_cka_mf_invariances(rng):
     perm = rng.permutation(60)
     assert cka_mf(Phi[perm], F[perm]) == pytest.approx(base, abs=1e-10)
     assert 0.0 <= base <= 1.0
+
+
+def test_dask_input_is_read_once(rng):
+    """Regression: a separate finiteness pass computed every dask block twice
+    (once to look for NaN, once for the Gram matrix)."""
+    da = pytest.importorskip("dask.array")
+    dask = pytest.importorskip("dask")
+    Phi = rng.normal(size=(60, 4))
+    reads = []
+
+    def counted(block):
+        reads.append(block.shape[0])
+        return block
+
+    X = da.from_array(Phi, chunks=20).map_blocks(counted, dtype=Phi.dtype)
+    with dask.config.set(scheduler="sync"):
+        got = linear_cka(X, Phi[:, :2])
+    assert sum(reads) == 60
+    assert got == pytest.approx(linear_cka(Phi, Phi[:, :2]), abs=1e-12)
+    bad = Phi.copy()
+    bad[33, 1] = np.inf
+    with dask.config.set(scheduler="sync"):
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            cka_mf(da.from_array(bad, chunks=20), Phi[:, :2])

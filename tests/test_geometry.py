@@ -536,3 +536,41 @@ def test_plot_layerwise():
     with pytest.raises(ValueError, match="no column"):
         plot_layerwise(report, ["missing"])
     plt.close("all")
+
+
+def test_two_dimensional_predictions_are_a_clear_error():
+    """Regression: (n, 2) predictions passed the row check and failed in a
+    numpy broadcast ("operands could not be broadcast together")."""
+    H, y = blobs()
+    with pytest.raises(ValueError, match="predictions must be 1-D"):
+        neural_collapse(H, y, predictions=np.c_[y, y])
+
+
+@pytest.mark.parametrize(
+    "weights, error, match",
+    [
+        (np.ones((3, 6)) + 1j, TypeError, "weights must hold real numbers"),
+        (np.full((3, 6), "1.0"), TypeError, "weights must hold real numbers"),
+        ([[1.0, 2.0], [3.0]], ValueError, "weights could not be read"),
+    ],
+)
+def test_weights_must_be_real_numbers(weights, error, match):
+    """Regression: complex weights lost their imaginary part (a numpy
+    ComplexWarning, then a wrong NC3) and strings were parsed as numbers."""
+    H, y = blobs()
+    with pytest.raises(error, match=match):
+        neural_collapse(H, y, weights=weights)
+
+
+def test_predictions_with_other_labels_are_a_clear_error():
+    """Regression: string predictions for integer labels matched no class
+    mean, and NC4 came back as 1.0 with no hint why."""
+    H, y = blobs()
+    with pytest.raises(ValueError, match="share no label"):
+        neural_collapse(H, y, predictions=y.astype(str))
+    # Some predicted labels may be absent from y: that is a real disagreement.
+    preds = np.where(np.arange(len(y)) == 0, 99, y)
+    means = np.array([H[y == k].mean(axis=0) for k in range(3)])
+    nearest = np.argmin(((H[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
+    expected = np.mean(nearest != preds)
+    assert neural_collapse(H, y, predictions=preds).nc4 == pytest.approx(expected)

@@ -142,3 +142,14 @@ def test_bad_input(H, y, error, match):
 def test_non_numeric_targets_as_values():
     with pytest.raises(TypeError, match="numbers"):
         target_linearity(np.ones((2, 2)), ["a", "b"], target_type="values")
+
+
+def test_column_vector_of_labels_is_read_as_labels():
+    """Regression: type_of_target calls an (n, 1) integer column 'multiclass',
+    so "auto" chose classes, and then refused the column as not 1-D."""
+    H, y = sample(seed=4)
+    expected = naive_linearity(H, one_hot(y))
+    assert target_linearity(H, y[:, None]) == pytest.approx(expected)
+    assert target_linearity(H, y[:, None], target_type="classes") == pytest.approx(
+        expected
+    )

@@ -487,3 +487,18 @@ def test_in_order_basis_cholesky_path_equals_gram_schmidt(monkeypatch):
     loop = _gram.in_order_basis(G, 1e-12)
     np.testing.assert_allclose(fast, loop, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(fast.T @ G @ fast, np.eye(6), atol=1e-10)
+
+
+def test_spectrum_scalar_target_is_a_clear_error(fitted):
+    """Regression: a scalar y reached ``y.shape[0]`` and raised IndexError."""
+    spectrum, Phi, _, _ = fitted
+    with pytest.raises(ValueError, match="y must be 1-D or 2-D"):
+        spectrum.score(Phi, 1)
+    with pytest.raises(ValueError, match="y must be 1-D or 2-D"):
+        spectrum.measures(Phi, np.float64(0.5))
+
+
+def test_ragged_labels_name_the_input(data):
+    E, _, _ = data
+    with pytest.raises(ValueError, match="y could not be read as an array"):
+        feature_quality(E, [[0, 1], [1]])

@@ -360,3 +360,34 @@ def test_fit_from_batches_errors():
         fit_from_batches([X], FeatureSpectrum(solver="dual"))
     with pytest.raises(ValueError, match="convert string to float"):
         fit_from_batches([np.array([["a", "b"], ["c", "d"]], dtype=object)])
+
+
+def test_fit_from_batches_slices_any_namespace(backend):
+    """Regression: a 2-D array-API array is sliced by rows as ``X[rows, ...]``.
+
+    ``X[rows]`` on a 2-D array is numpy's implicit trailing ellipsis, which
+    the array API does not specify: array-api-strict raised an IndexError.
+    """
+    X = decaying(90, 5, dtype=np.float32)
+    est = fit_from_batches(backend.asarray(X), batch_size=16)
+    assert est.n_samples_seen_ == 90
+    assert est.eigenvalues_.dtype == backend.xp.float32
+    np.testing.assert_allclose(
+        backend.to_numpy(est.eigenvalues_), exact_spectrum(X)[0], rtol=1e-5
+    )
+
+
+def test_moments_merge_into_empty_does_not_alias_the_other():
+    """Regression: merging into an empty accumulator adopted the other's
+    arrays, so the next update added into (mutated) the other one too."""
+    from skfeat._moments import Moments
+
+    rng = np.random.default_rng(0)
+    X, Z = rng.normal(size=(6, 3)), rng.normal(size=(4, 3))
+    other = Moments().update(X)
+    merged = Moments().merge(other).update(Z)
+    np.testing.assert_allclose(other.gram, X.T @ X)
+    np.testing.assert_allclose(other.sums, X.sum(axis=0))
+    both = np.vstack([X, Z])
+    np.testing.assert_allclose(merged.gram, both.T @ both)
+    assert (merged.n_samples, other.n_samples) == (10, 6)

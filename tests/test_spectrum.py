@@ -357,3 +357,45 @@ def test_no_warning_on_clean_data(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         FeatureSpectrum().fit(X).transform(X)
+
+
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        (np.ones((4, 3)) + 1j, TypeError, "real numbers"),
+        (np.ones((4, 3)).astype(str), TypeError, "real numbers"),
+        (3.0, ValueError, "2-D"),
+        ([[1.0, 2.0], [3.0]], ValueError, "could not be read"),
+    ],
+)
+def test_inverse_transform_rejects_bad_input(rng, bad, error, match):
+    """Regression: complex values lost their imaginary part silently, strings
+    were parsed, and lists or scalars crashed with an AttributeError."""
+    est = FeatureSpectrum().fit(rng.normal(size=(20, 3)))
+    with pytest.raises(error, match=match):
+        est.inverse_transform(bad)
+
+
+def test_inverse_transform_accepts_lists(rng):
+    X = rng.normal(size=(20, 3))
+    est = FeatureSpectrum().fit(X)
+    E = est.transform(X)
+    assert_allclose(est.inverse_transform(E.tolist()), X, atol=1e-10)
+
+
+def test_inverse_transform_dask_reports_nan_when_computed(rng):
+    da = pytest.importorskip("dask.array")
+    X = rng.normal(size=(40, 4))
+    est = FeatureSpectrum().fit(X)
+    E = est.transform(X)
+    assert_allclose(est.inverse_transform(da.from_array(E, chunks=10)).compute(), X)
+    E[13, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        est.inverse_transform(da.from_array(E, chunks=10)).compute()
+
+
+def test_lists_of_numeric_strings_are_refused():
+    """Regression: a numpy array of strings was refused but the same values as
+    nested lists were parsed into numbers silently."""
+    with pytest.raises(TypeError, match="strings"):
+        FeatureSpectrum().fit([["1", "2"], ["3", "5"], ["0", "1"]])

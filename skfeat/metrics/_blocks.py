@@ -9,12 +9,13 @@ would otherwise surface as a silent NaN measure, or as a LAPACK error much later
 
 import numpy as np
 import scipy.sparse as sp
-from array_api_compat import array_namespace, is_array_api_obj
+from array_api_compat import is_array_api_obj
 from sklearn import get_config
-from sklearn.utils._array_api import _convert_to_numpy
 
 from skfeat._moments import row_chunks
 from skfeat.utils._array_api import _is_dask, namespace_and_device
+
+from ._validation import check_real_dtype, host_array
 
 __all__ = ["check_features", "check_rows", "iter_row_blocks", "labels_to_host"]
 
@@ -27,9 +28,7 @@ def check_features(H, name="H"):
     """
     if sp.issparse(H) or _is_dask(H):
         xp, device = namespace_and_device(H)
-        dtype = H.dtype
-        if np.dtype(dtype).kind not in "biuf":
-            raise TypeError(f"{name} must hold real numbers; got dtype {dtype}.")
+        check_real_dtype(H.dtype, name)
     else:
         foreign = is_array_api_obj(H) and not isinstance(H, np.ndarray)
         if not (foreign and get_config()["array_api_dispatch"]):
@@ -50,12 +49,8 @@ def check_features(H, name="H"):
 
 
 def _host_numbers(H, name):
-    try:
-        H = np.asarray(H)
-    except Exception as exc:  # ragged nested lists
-        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
-    if H.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers; got dtype {H.dtype}.")
+    H = host_array(H, name)
+    check_real_dtype(H.dtype, name)
     if H.dtype.kind != "f" or H.dtype == np.float16:
         H = H.astype(np.float64)
     return H
@@ -63,14 +58,7 @@ def _host_numbers(H, name):
 
 def labels_to_host(y, name="y"):
     """Return labels or targets ``y`` as a host numpy array (not cast to float)."""
-    if _is_dask(y):
-        y = y.compute()
-    if is_array_api_obj(y) and not isinstance(y, np.ndarray):
-        y = _convert_to_numpy(y, array_namespace(y))
-    try:
-        y = np.asarray(y)
-    except Exception as exc:
-        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+    y = host_array(y, name)
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise ValueError(f"{name} contains NaN or infinity.")
     return y

@@ -27,10 +27,17 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, validate_params
 
 from skfeat._moments import Moments
-from skfeat.utils._array_api import _is_dask, from_host, namespace_and_device, to_host
+from skfeat.utils._array_api import (
+    _is_dask,
+    dtype_eps,
+    from_host,
+    namespace_and_device,
+    to_host,
+)
 
 from ._blocks import check_features, check_rows, iter_row_blocks, labels_to_host
 from ._linearity import linearity_from_moments
+from ._validation import check_real_dtype, host_array
 
 __all__ = [
     "ClassMoments",
@@ -170,7 +177,7 @@ class ClassMoments:
             )
             sq = cxp.sum(shifted * shifted, axis=1)[:, None]
             moments.update(shifted, onehot, sq)
-            self._eps = max(self._eps, _eps_of(chunk.dtype, cxp))
+            self._eps = max(self._eps, dtype_eps(chunk.dtype))
         G = to_host(moments.gram, namespace_and_device(moments.gram)[0])
         counts = np.rint(np.diag(G[p : p + K, p : p + K])).astype(np.int64)
         self._add(
@@ -568,9 +575,9 @@ def _etf_error(centred):
 
 
 def _self_duality(weights, centred):
-    if hasattr(weights, "__array_namespace__") and not isinstance(weights, np.ndarray):
-        weights = to_host(weights, namespace_and_device(weights)[0])
-    W = np.asarray(weights, dtype=np.float64)
+    W = host_array(weights, "weights")
+    check_real_dtype(W.dtype, "weights")
+    W = W.astype(np.float64, copy=False)
     if W.shape != centred.shape:
         raise ValueError(
             f"weights must have shape (n_classes, n_features) = {centred.shape}; "
@@ -645,10 +652,6 @@ def _rows_to_host(H, xp, device, index):
     if _is_dask(H):
         return np.asarray(H[index].compute(), dtype=np.float64)
     return to_host(xp.take(H, xp.asarray(index, device=device), axis=0), xp)
-
-
-def _eps_of(dtype, xp):
-    return float(np.finfo(np.float32 if dtype == xp.float32 else np.float64).eps)
 
 
 def _moments_of(H, y):
@@ -785,7 +788,7 @@ def numerical_rank(H, *, threshold=0.95):
     eps = np.finfo(np.float64).eps
     for _, chunk in iter_row_blocks(H, xp, H.shape[1]):
         moments.update(chunk)
-        eps = max(eps, _eps_of(chunk.dtype, namespace_and_device(chunk)[0]))
+        eps = max(eps, dtype_eps(chunk.dtype))
     gram = to_host(moments.gram, namespace_and_device(moments.gram)[0])
     return _rank_from_gram(gram, threshold, moments.n_samples, eps)
 
@@ -862,7 +865,18 @@ def neural_collapse(H, y, *, weights=None, predictions=None):
     if predictions is None:
         return result
     predictions = labels_to_host(predictions, "predictions")
+    if predictions.ndim != 1:
+        raise ValueError(
+            f"predictions must be 1-D labels; got shape {predictions.shape}."
+        )
     check_rows(moments.n_samples_, predictions, "predictions")
+    if not np.any(np.isin(predictions, moments.classes_)):
+        # Otherwise NC4 is 1 for a reason that has nothing to do with collapse.
+        raise ValueError(
+            "predictions share no label with y's classes "
+            f"{moments.classes_[:5].tolist()}: encode them the same way "
+            f"(got e.g. {predictions[:3].tolist()})."
+        )
     nearest = moments.nearest_class_mean(H)
-    nc4 = float(np.mean(nearest != predictions.reshape(-1)))
+    nc4 = float(np.mean(nearest != predictions))
     return NeuralCollapse(**{**result.to_dict(), "nc4": nc4})

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from skfeat._moments import Moments
-from skfeat.utils._array_api import namespace_and_device, to_host
+from skfeat.utils._array_api import dtype_eps, namespace_and_device, to_host
 
 __all__ = [
     "GramBlocks",
@@ -61,7 +61,7 @@ class GramBlocks:
         self.gram = to_host(moments.gram, xp)
         self.sums = to_host(moments.sums, xp)
         self.n_samples = moments.n_samples
-        self.eps = max(_eps(b.dtype) for b in blocks)
+        self.eps = max(dtype_eps(b.dtype) for b in blocks)
         edges = np.cumsum([0] + [b.shape[1] for b in blocks])
         self._slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
@@ -76,11 +76,6 @@ class GramBlocks:
     def rtol(self, n_cols):
         """Relative rank tolerance for a Gram of ``n_cols`` columns."""
         return max(self.n_samples, n_cols) * self.eps
-
-
-def _eps(dtype):
-    name = str(dtype).rsplit(".", 1)[-1]
-    return float(np.finfo(np.float32 if "float32" in name else np.float64).eps)
 
 
 def span_basis(gram, rtol):

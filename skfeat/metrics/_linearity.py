@@ -5,7 +5,7 @@ from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.multiclass import type_of_target
 
 from skfeat._moments import Moments
-from skfeat.utils._array_api import from_host, namespace_and_device, to_host
+from skfeat.utils._array_api import dtype_eps, from_host, namespace_and_device, to_host
 
 from ._blocks import check_features, check_rows, iter_row_blocks, labels_to_host
 
@@ -105,6 +105,8 @@ def target_linearity(H, y, *, target_type="auto"):
     if target_type == "classes":
         from ._geometry import ClassMoments
 
+        if y_host.ndim == 2 and y_host.shape[1] == 1:
+            y_host = y_host[:, 0]  # a column of labels, as type_of_target reads it
         return ClassMoments().update(H, y_host).target_linearity()
     return _values_linearity(H, y_host)
 
@@ -124,8 +126,7 @@ def _values_linearity(H, y):
     for rows, chunk in iter_row_blocks(H, xp, p + Y.shape[1]):
         cxp, cdev = namespace_and_device(chunk)
         moments.update(chunk, from_host(Y[rows], cxp, cdev, chunk.dtype))
-        if chunk.dtype == cxp.float32:
-            eps = np.finfo(np.float32).eps
+        eps = max(eps, dtype_eps(chunk.dtype))
     G = to_host(moments.gram, namespace_and_device(moments.gram)[0])
     s = to_host(moments.sums, namespace_and_device(moments.sums)[0])
     return linearity_from_moments(

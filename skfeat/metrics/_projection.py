@@ -12,10 +12,10 @@ from sklearn.utils import Bunch
 from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.multiclass import type_of_target
 
-from skfeat.utils._array_api import from_host, namespace_and_device, to_host
+from skfeat.utils._array_api import _is_dask, from_host, namespace_and_device
 
 from ._gram import GramBlocks, in_order_basis, projection_profile, span_basis
-from ._validation import check_same_length, check_sample_matrix
+from ._validation import check_same_length, check_sample_matrix, host_array
 
 __all__ = [
     "cumulative_quality",
@@ -55,14 +55,12 @@ def encode_target(y, *, target="onehot"):
     Y : ndarray of shape (m, t)
         The target matrix.
     """
-    if hasattr(y, "__array_namespace__") and not isinstance(y, np.ndarray):
-        y = to_host(y, namespace_and_device(y)[0])
-    y = np.asarray(y)
+    y = host_array(y, "y")
     if y.size == 0:
         raise ValueError("y is empty.")
     if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind == "f":
         kind = "continuous"
-    elif y.ndim > 2:
+    elif y.ndim == 0 or y.ndim > 2:
         raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
     else:
         kind = type_of_target(y, input_name="y")
@@ -106,7 +104,7 @@ def _target_block(y, E, target):
     Y = encode_target(y, target=target)
     check_same_length(("eigenfunctions", E), ("y", Y))
     xp, device = namespace_and_device(E)
-    if type(E).__module__.startswith("dask."):
+    if _is_dask(E):
         import dask.array as da
 
         return da.from_array(Y.astype(E.dtype), chunks=(E.chunks[0], Y.shape[1]))

@@ -2,24 +2,53 @@
 
 import numpy as np
 import scipy.sparse as sp
+from array_api_compat import array_namespace, is_array_api_obj
 from sklearn.utils import check_array
+from sklearn.utils._array_api import _convert_to_numpy
 
-from skfeat.utils._array_api import namespace_and_device, to_host
+from skfeat.utils._array_api import _is_dask, namespace_and_device
 
-__all__ = ["check_same_length", "check_sample_matrix", "check_vector"]
+__all__ = [
+    "check_real_dtype",
+    "check_same_length",
+    "check_sample_matrix",
+    "check_vector",
+    "host_array",
+]
+
+
+def host_array(v, name):
+    """Return ``v`` as a host numpy array, its dtype kept (small inputs only).
+
+    Labels, read-out weights, eigenvalue vectors: dask arrays are computed,
+    array-API arrays (torch, cupy, ...) copied to the host, lists read by
+    numpy, with one clear error for what numpy cannot read (ragged lists).
+    """
+    if _is_dask(v):
+        v = v.compute()
+    if is_array_api_obj(v) and not isinstance(v, np.ndarray):
+        v = _convert_to_numpy(v, array_namespace(v))
+    try:
+        return np.asarray(v)
+    except Exception as exc:  # ragged nested lists
+        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+
+
+def check_real_dtype(dtype, name):
+    """Raise a TypeError unless ``dtype`` (numpy or dask) holds real numbers.
+
+    Strings, objects and complex numbers are refused rather than parsed or
+    cast: numpy would read ``"1.5"`` silently and drop imaginary parts with a
+    mere warning.
+    """
+    if np.dtype(dtype).kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; got dtype {dtype}.")
 
 
 def check_vector(v, name):
     """Return ``v`` as a finite, nonempty 1-D float64 numpy array."""
-    if hasattr(v, "__array_namespace__") and not isinstance(v, np.ndarray):
-        xp, _ = namespace_and_device(v)
-        v = to_host(v, xp)  # small vectors only: eigenvalues, qualities
-    try:
-        arr = np.asarray(v)
-    except Exception as exc:  # e.g. ragged lists
-        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers; got dtype {arr.dtype}.")
+    arr = host_array(v, name)
+    check_real_dtype(arr.dtype, name)
     arr = arr.astype(np.float64, copy=False)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D; got shape {arr.shape}.")
@@ -37,6 +66,9 @@ def check_sample_matrix(X, name, *, allow_1d=False, min_samples=2):
     single-output network, a single regression target).  Integer and boolean
     input becomes float64; float32 stays float32.  numpy, array-API (with
     dispatch) and dask arrays are accepted; the input is never modified.
+    A dask array comes back lazy and unchecked for NaN: its values are only
+    seen by the pass that reduces it, where :class:`skfeat._moments.Moments`
+    (or the caller's own block check) reports them.
     """
     if _is_dask(X):
         return _check_dask_matrix(X, name, allow_1d=allow_1d, min_samples=min_samples)
@@ -44,10 +76,7 @@ def check_sample_matrix(X, name, *, allow_1d=False, min_samples=2):
         raise TypeError(f"{name} must be a dense array; got a sparse matrix.")
     dtype = getattr(X, "dtype", None)
     if dtype is None:
-        try:
-            X = np.asarray(X)
-        except Exception as exc:  # ragged nested lists
-            raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+        X = host_array(X, name)
         dtype = X.dtype
     kind = getattr(dtype, "kind", None)
     if kind is not None and kind not in "biuf":
@@ -91,13 +120,8 @@ def _as_column(X):
     return xp.reshape(X, (X.shape[0], 1))
 
 
-def _is_dask(X):
-    return type(X).__module__.startswith("dask.")
-
-
 def _check_dask_matrix(X, name, *, allow_1d, min_samples):
-    if X.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers; got dtype {X.dtype}.")
+    check_real_dtype(X.dtype, name)
     if X.ndim == 1 and allow_1d:
         X = X[:, None]
     if X.ndim != 2:
@@ -109,7 +133,7 @@ def _check_dask_matrix(X, name, *, allow_1d, min_samples):
         )
     if X.dtype.kind != "f":
         X = X.astype(np.float64)
-    # One extra lazy pass: a NaN must not reach the moments silently.
-    if not bool(X.map_blocks(np.isfinite).all().compute()):
-        raise ValueError(f"{name} contains NaN or infinity.")
+    # Finiteness is checked on the Gram matrix by Moments.update, in the one
+    # pass that reads the blocks anyway (the in-memory route would cost a
+    # pass over memory; this one, a second read from disk or a cluster).
     return X

@@ -44,6 +44,8 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from skfeat.metrics._validation import check_real_dtype, host_array
+
 __all__ = [
     "agop",
     "alignment_per_layer",
@@ -137,12 +139,8 @@ def _check_inputs(X):
     if isinstance(X, torch.Tensor):
         tensor = X
     else:
-        try:
-            array = np.asarray(X)
-        except Exception as exc:
-            raise ValueError(f"X could not be read as an array: {exc}") from exc
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"X must be real numbers; got dtype {array.dtype}.")
+        array = host_array(X, "X")
+        check_real_dtype(array.dtype, "X")
         tensor = torch.from_numpy(np.ascontiguousarray(array))
     if tensor.is_complex() or tensor.dtype == torch.bool:
         raise TypeError(f"X must be real numbers; got dtype {tensor.dtype}.")
@@ -230,6 +228,13 @@ def tangent_kernels(model, X, layers, batch_size):
                     raise TypeError(
                         "The model must return one tensor of outputs; got "
                         f"{type(outputs).__name__} (wrap it to select the outputs)."
+                    )
+                if outputs.ndim == 0 or outputs.shape[0] != batch.shape[0]:
+                    # Per-sample gradients need one output row per sample.
+                    raise ValueError(
+                        f"The model returned outputs of shape {tuple(outputs.shape)}"
+                        f" for a batch of shape {tuple(batch.shape)}; it must "
+                        "return one row per sample (is X missing its sample axis?)."
                     )
                 outputs = outputs.reshape(outputs.shape[0], -1)
                 n_outputs = outputs.shape[1]

@@ -21,6 +21,7 @@ from sklearn.utils._array_api import (
 __all__ = [
     "accumulation_dtype",
     "check_same_namespace",
+    "dtype_eps",
     "from_host",
     "is_dask",
     "is_numpy_namespace",
@@ -52,6 +53,26 @@ def is_numpy_namespace(xp):
 def accumulation_dtype(xp, device):
     """Float dtype used to accumulate sums on ``device``: float64 when possible."""
     return _max_precision_float_dtype(xp, device)
+
+
+def dtype_eps(dtype):
+    """Machine epsilon of the data's working precision: float32's or float64's.
+
+    The one rule behind every rank tolerance in skfeat: products of float32
+    data carry float32 rounding even when accumulated in float64.  Works for
+    the dtypes of any namespace (numpy, torch, array-api-strict, dask).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.utils._array_api import dtype_eps
+    >>> dtype_eps(np.float32) == float(np.finfo(np.float32).eps)
+    True
+    >>> dtype_eps(np.dtype("float64")) == float(np.finfo(np.float64).eps)
+    True
+    """
+    name = getattr(dtype, "__name__", None) or str(dtype)
+    return float(np.finfo(np.float32 if "float32" in name else np.float64).eps)
 
 
 def to_host(array, xp):
