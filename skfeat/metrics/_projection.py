@@ -92,9 +92,7 @@ def n_targets(y):
     targets (1 for a vector); labels are told from targets by the same rule.
     Nothing of size ``m x C`` is built.
     """
-    if hasattr(y, "__array_namespace__") and not isinstance(y, np.ndarray):
-        y = to_host(y, namespace_and_device(y)[0])
-    y = np.asarray(y)
+    y = host_array(y, "y")
     if y.ndim == 1 and type_of_target(y, input_name="y") in ("binary", "multiclass"):
         return int(np.unique(y).size)
     return int(y.shape[1]) if y.ndim == 2 else 1
