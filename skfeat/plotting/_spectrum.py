@@ -139,6 +139,10 @@ class SpectrumDisplay:
         positive = lam > 0
         (self.line_,) = ax.plot(k[positive], lam[positive], **style)
         ax.set_yscale("log")
+        shown = lam[positive]
+        if len(ax.lines) == 1 and shown.size and shown.min() == shown.max():
+            # A flat spectrum gives matplotlib a zero-height range to expand.
+            ax.set_ylim(shown[0] / 2, shown[0] * 2)
         set_index_scale(ax, xscale)
         ax.set_xlabel("index $k$")
         if normalize:
