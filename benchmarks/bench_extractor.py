@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from skfeat._demo import _cnn, _digits, _train_sgd
+from skfeat.cli._demo import _cnn, _digits, _train_sgd
 from skfeat.torch import FeatureExtractor, FeatureTracker
 
 
@@ -118,7 +118,7 @@ def bench_tracker(repeat):
     tracker = FeatureTracker(X_train, y_train, X_test, y_test, every=10**9)
 
     def epoch():
-        _train_sgd(net, X_train, y_train, 1, 0, tracker, torch)
+        _train_sgd(net, X_train, y_train, 1, 0, tracker, torch, lambda *a: None)
 
     def update():
         tracker.update(copy_net, epoch=0)

@@ -91,7 +91,7 @@ def main():
 
     t_sep, res_sep = best_time(separate, args.repeat)
     t_one, res_one = best_time(
-        lambda: spectrum.measures(Phi, y, outputs=F), args.repeat
+        lambda: spectrum.projection_measures(Phi, y, outputs=F), args.repeat
     )
     gap = max(
         np.abs(res_sep[k] - res_one[k]).max()

@@ -20,7 +20,7 @@ import warnings
 import torch
 from threadpoolctl import threadpool_limits
 
-from skfeat._demo import _cnn, _digits, _train_sgd
+from skfeat.cli._demo import _cnn, _digits, _train_sgd
 from skfeat.torch import FeatureTracker, alignment_per_layer
 
 LAYERS = ["conv2:input", "fc:input", "out:input"]
@@ -48,7 +48,8 @@ def main():
     net = _cnn(torch)
     init = {k: v.clone() for k, v in net.state_dict().items()}
     idle = FeatureTracker(X_train, y_train, X_test, y_test, every=10**9)
-    _train_sgd(net, X_train, y_train, 1, 0, idle, torch)  # warm-up, moves W
+    # Warm-up; moves W.
+    _train_sgd(net, X_train, y_train, 1, 0, idle, torch, lambda *a: None)
     trained = copy.deepcopy(net)
 
     def tracker(**kwargs):
@@ -58,7 +59,7 @@ def main():
     both = tracker(alignment=True, init_state=init)
     contenders = {
         "one SGD epoch (batch 64)": lambda: _train_sgd(
-            net, X_train, y_train, 1, 0, idle, torch
+            net, X_train, y_train, 1, 0, idle, torch, lambda *a: None
         ),
         "tracker update, no alignment": lambda: plain.update(trained, 0),
         "tracker update, alignment (NFA)": lambda: nfa.update(trained, 0),

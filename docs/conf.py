@@ -93,10 +93,16 @@ warnings.filterwarnings(
 )
 
 _API_SECTIONS = [
-    ("skfeat", "Spectrum and run files", "skfeat"),
+    ("skfeat", "Spectrum", "skfeat"),
     ("skfeat.metrics", "Measures and scorers", "skfeat.metrics"),
+    (
+        "skfeat.inspection",
+        "Records, tables, run files and reports",
+        "skfeat.inspection",
+    ),
     ("skfeat.plotting", "Plots", "skfeat.plotting"),
     ("skfeat.torch", "PyTorch", "skfeat.torch"),
+    ("skfeat.datasets", "Synthetic feature maps", "skfeat.datasets"),
 ]
 
 
@@ -131,10 +137,11 @@ def _write_api_page(srcdir):
             and not isinstance(getattr(module, name), type(sys))
         ]
         if module_name == "skfeat":
-            # Measures re-exported at the top level are documented once, under
-            # skfeat.metrics.
-            metrics = importlib.import_module("skfeat.metrics")
-            names = [n for n in names if n not in getattr(metrics, "__all__", [])]
+            # Names re-exported at the top level are documented once, under
+            # the module that defines them.
+            for other in ("skfeat.metrics", "skfeat.inspection"):
+                exported = getattr(importlib.import_module(other), "__all__", [])
+                names = [n for n in names if n not in exported]
         if not names:
             continue
         seen.update(id(getattr(module, name)) for name in names)
@@ -175,9 +182,13 @@ def _escape_attribute_names(app, what, name, obj, options, lines):
         lines[i] = "``".join(parts)
 
 
-# Written when this file is read: Sphinx must find api.rst among the sources
-# before autosummary generates the stub pages it lists.
-_write_api_page(os.path.dirname(os.path.abspath(__file__)))
+def _write_api_page_on_build(app):
+    """Write api.rst when Sphinx starts a build (not when this file is imported).
+
+    Connected to ``builder-inited`` with a priority before autosummary's own
+    handler, which needs the page among the sources to generate its stubs.
+    """
+    _write_api_page(app.srcdir)
 
 
 def _skip_metadata_request_methods(app, what, name, obj, skip, options):
@@ -192,6 +203,7 @@ def _skip_metadata_request_methods(app, what, name, obj, skip, options):
 
 
 def setup(app):
-    """Register the docstring hooks."""
+    """Register the API page writer and the docstring hooks."""
+    app.connect("builder-inited", _write_api_page_on_build, priority=100)
     app.connect("autodoc-process-docstring", _escape_attribute_names)
     app.connect("autodoc-skip-member", _skip_metadata_request_methods)

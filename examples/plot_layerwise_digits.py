@@ -7,7 +7,11 @@ towards a representation in which the targets are a linear function of the
 features: *target linearity* (:func:`skfeat.metrics.target_linearity`, the
 share of the centred one-hot labels explained by a least-squares projection
 on the features).  We train a small ReLU MLP on scikit-learn's digits and
-measure every hidden layer on held-out digits, before and after training.
+measure every hidden layer before and after training with
+:func:`skfeat.inspection.layerwise_report`: the geometry (target linearity,
+compression, NC1) of the training features, the spectrum fitted on them and
+its quality ``Q(C)`` on held-out digits -- the same record as every table of
+skfeat.
 
 The network is trained with the squared loss on one-hot targets, so that the
 read-out is asked to be linear in the targets.  (With cross-entropy, in our
@@ -23,7 +27,8 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from skfeat.metrics import layerwise_report, plot_layerwise
+from skfeat.inspection import layerwise_report
+from skfeat.plotting import LayerDisplay
 
 # Small matrices: one thread avoids threading overhead dominating the run.
 torch.set_num_threads(1)
@@ -60,7 +65,9 @@ class ReLUOutputs:
         return features
 
 
-before = layerwise_report(ReLUOutputs(net), X_test, y_test)
+before = layerwise_report(
+    ReLUOutputs(net), X_train, y_train, X_test, y_test, as_frame=True
+)
 
 # %%
 # Train (full batch, Adam, squared loss) and measure again
@@ -78,16 +85,27 @@ with torch.no_grad():
 accuracy = np.mean(predicted == y_test)
 print(f"training loss {loss.item():.2e}, test accuracy {accuracy:.3f}")
 
-after = layerwise_report(ReLUOutputs(net), X_test, y_test)
-columns = ["layer", "target_linearity", "compression", "nc1", "D_lambda", "Q_C"]
+after = layerwise_report(
+    ReLUOutputs(net), X_train, y_train, X_test, y_test, as_frame=True
+)
+columns = [
+    "layer",
+    "target_linearity",
+    "compression",
+    "nc1",
+    "D_lambda",
+    "quality_at_C",
+]
 print("before training\n", before[columns].round(3).to_string(index=False))
 print("after training\n", after[columns].round(3).to_string(index=False))
 slope = np.polyfit(after["depth"], after["target_linearity"], 1)[0]
-print(f"held-out target linearity after training: {slope:+.4f} per layer")
+print(f"target linearity after training: {slope:+.4f} per layer")
 
 # %%
 # Target linearity and compression against depth, after training
 # ----------------------------------------------------------------
-axes = plot_layerwise(after, ["target_linearity", "compression", "D_lambda"])
+axes = LayerDisplay.from_history(
+    after, metrics=["target_linearity", "compression", "D_lambda"]
+).axes_
 axes[0].plot(before["depth"], before["target_linearity"], "o:", label="at init")
 axes[0].legend()

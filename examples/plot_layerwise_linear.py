@@ -10,7 +10,7 @@ at a roughly constant (linear) rate.
 
 We train such a network with torch on synthetic data (full batch, a few
 seconds of CPU) and measure every hidden layer with
-:func:`skfeat.metrics.layerwise_report`, then fit the two rates.
+:func:`skfeat.inspection.layerwise_report`, then fit the two rates.
 """
 
 # %%
@@ -24,7 +24,8 @@ seconds of CPU) and measure every hidden layer with
 import numpy as np
 import torch
 
-from skfeat.metrics import layerwise_report, plot_layerwise
+from skfeat.inspection import layerwise_report
+from skfeat.plotting import LayerDisplay
 
 # The matrices are tiny: one thread avoids threading overhead that would
 # dominate the run time.
@@ -56,7 +57,7 @@ print(f"final training loss: {loss.item():.2e}")
 # %%
 # Features of every hidden layer
 # ------------------------------
-# :func:`~skfeat.metrics.layerwise_report` takes anything with an
+# :func:`~skfeat.inspection.layerwise_report` takes anything with an
 # ``extract(X) -> {layer: features}`` method, such as
 # :class:`skfeat.torch.FeatureExtractor`.  Here a few lines do the same for a
 # plain stack of linear layers.
@@ -73,7 +74,8 @@ class HiddenLayers:
         return features
 
 
-report = layerwise_report(HiddenLayers(layers[:-1]), X, y)
+# Wang et al. measure the training sample itself: it is both samples here.
+report = layerwise_report(HiddenLayers(layers[:-1]), X, y, X, y, as_frame=True)
 # With fewer samples (60) than features (64) every target is linear in the
 # features, so target linearity is trivially 1 here; see the digits example.
 print(report.round(4).to_string(index=False))
@@ -96,6 +98,8 @@ print(
 # Metric against depth
 # --------------------
 # The compression panel uses a log scale, so a geometric rate is a straight line.
-axes = plot_layerwise(report, ["compression", "discrimination", "nc1"])
+axes = LayerDisplay.from_history(
+    report, metrics=["compression", "discrimination", "nc1"]
+).axes_
 axes[0].plot(layer_depth, np.exp(log_intercept + log_slope * layer_depth), "k--")
 axes[1].plot(layer_depth, disc_intercept + disc_slope * layer_depth, "k--")

@@ -94,18 +94,20 @@ for name, run in [("trained", trained), ("frozen", frozen)]:
 # %%
 # The spectra
 # -----------
-# The eigenvalues are normalised by their sum so that the two feature scales
-# can be compared; :math:`D_\lambda` (in the legend) does not depend on the
-# scale.  The dotted line marks ``k = C``.
+# The spectrum is drawn as :math:`D_\lambda` reads it: the shares
+# :math:`\lambda_k / \sum_{j \ge 2} \lambda_j` from ``k = 2`` on, with the
+# first eigenvalue (of the near-constant eigenfunction) marked apart by a
+# hollow circle and its share of the trace in the legend.  The shares do not
+# depend on the feature scale, nor does :math:`D_\lambda`.  The dotted line
+# marks ``k = C``: the trained features drop after it, the frozen ones decay
+# slowly.
 spectra = {
     name: FeatureSpectrum().fit(run["Phi_train"])
     for name, run in [("trained", trained), ("frozen", frozen)]
 }
 fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
 for name, spectrum in spectra.items():
-    SpectrumDisplay.from_estimator(
-        spectrum, n_classes=n_classes, name=name, ax=ax, normalize=True
-    )
+    SpectrumDisplay.from_estimator(spectrum, n_classes=n_classes, name=name, ax=ax)
 ax.set_title("Spectrum of the last hidden layer (digits)")
 plt.show()
 

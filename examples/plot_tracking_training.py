@@ -54,12 +54,16 @@ tracker = FeatureTracker(
 
 optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
 inputs, targets = torch.from_numpy(X_train), torch.from_numpy(y_train)
-# Full-batch training: one gradient step is one epoch.
-for epoch in range(61):
-    tracker.update(net, epoch=epoch)  # measures only when epoch % 5 == 0
+# Full-batch training: one gradient step is one epoch.  The tracker's epoch
+# convention: epoch 0 is the state before training, epoch k the state after k
+# epochs; every 5th is recorded, and the last one whatever ``every`` says.
+epochs = 62
+tracker.update(net, epoch=0)
+for epoch in range(1, epochs + 1):
     optimizer.zero_grad()
     torch.nn.functional.cross_entropy(net(inputs), targets).backward()
     optimizer.step()
+    tracker.update(net, epoch=epoch, force=epoch == epochs)
 
 last = tracker.history[-1]
 print(f"epoch {last['epoch']}: test accuracy {last['test_accuracy']:.3f}")

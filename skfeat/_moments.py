@@ -1,9 +1,9 @@
 """One-pass second moments of column blocks: the mechanism under every measure.
 
 Everything in sections 1-4 of the spec is a function of the uncentred second
-moment ``B^T B`` and the column sums of a block matrix ``B = [B_1 | B_2 | ...]``
-(features, targets, outputs) over the rows of a sample.  :class:`Moments`
-accumulates both over row chunks, so that
+moment ``B^T B`` and the column sums of a block matrix ``B = [D | S_1 | ...]``
+(data, then side blocks such as targets and outputs) over the rows of a
+sample.  :class:`Moments` accumulates both over row chunks, so that
 
 * in-memory data is processed chunk by chunk (no copy of ``X``: a row slice is
   a view, and numpy's ``a.T @ a`` on it is one BLAS ``syrk``);
@@ -11,39 +11,52 @@ accumulates both over row chunks, so that
 * accumulators of disjoint row sets merge by addition (dask / multi-process);
 * dask arrays chunked by rows are reduced by dask itself: one task per row
   block computes that block's small product, and dask's tree reduction
-  (``Array.sum``, ``split_every``) adds them up, on one machine or a cluster.
+  (``Array.sum``) adds them up, on one machine or a cluster.
 
-The products run where the data lives (numpy, torch, cupy, array-api-strict)
-in the data's dtype; each chunk's small ``d x d`` result is added into an
-accumulator of the widest float dtype the device supports (float64 almost
-everywhere), which keeps the summation error of long streams down.
+Precision.  The data block's products ``D^T D`` and ``D^T S`` run where the
+data lives in the data's dtype (float32 stays float32: that is the fast
+path); each chunk's small result is added into a float64 accumulator (the
+widest float the device has).  The side blocks' own products ``S^T S`` are
+formed in float64, where float32 numbers multiply exactly, so that the rank
+of a target or output block is that of the numbers given (numpy's
+``matrix_rank`` rule can then be applied to it, see :mod:`skfeat.utils._rank`).
+
+Range.  Squares of valid data can overflow (float32 above ``1e19``) or lose
+their digits to underflow (float32 below ``1e-19``).  The fast path checks its
+small result; when it is not finite or too small to be accurate, the data
+are checked for NaN and infinity (a real error) and otherwise measured again,
+each block divided by a power of two near its largest magnitude (exact) and
+multiplied in float64.  The accumulator then holds ``B^T B`` in units of the
+blocks' scales: ``true = gram * outer(scales, scales)``.  Every measure that
+is invariant to rescaling a block reads the scaled values directly; the
+spectrum multiplies its eigenvalues back.
 """
+
+import math
 
 import numpy as np
 import scipy.sparse as sp
 
-from .utils._array_api import accumulation_dtype, is_dask, namespace_and_device
+from .utils._array_api import (
+    accumulation_dtype,
+    from_host,
+    is_dask,
+    namespace_and_device,
+    to_host,
+)
+from .utils._rank import dtype_eps
+from .utils._rows import CHUNK_ELEMENTS, row_chunks
 
-__all__ = ["Moments", "gram_product", "row_chunks"]
+__all__ = ["Moments", "gram_product"]
 
-# Elements per chunk (rows x columns): 4 Mi elements = 16 MiB of float32. Large
-# enough that each chunk's product runs at full BLAS speed, small enough that
-# the concatenation of several blocks stays well under the size of the data.
-_CHUNK_ELEMENTS = 1 << 22
 # A single dense block is read through row views, which copy nothing: its
-# chunks only bound the float32 summation inside BLAS before the float64
-# accumulation. Chunks 16x larger cost no memory and keep one pass of
+# chunks only bound the summation in the data's dtype inside BLAS before the
+# float64 accumulation. Chunks 16x larger cost no memory and keep one pass of
 # numpy's syrk within a few percent of one X^T X (4 Mi-element chunks were
 # 10% slower at n = 50 000, p = 512).
 _VIEW_CHUNK_ELEMENTS = 1 << 26
 
-
-def row_chunks(n_rows, n_cols, chunk_rows=None, *, chunk_elements=_CHUNK_ELEMENTS):
-    """Yield ``slice`` objects that cover ``range(n_rows)`` in row chunks."""
-    if chunk_rows is None:
-        chunk_rows = max(256, chunk_elements // max(n_cols, 1))
-    for start in range(0, n_rows, chunk_rows):
-        yield slice(start, min(start + chunk_rows, n_rows))
+_NONFINITE = "contains NaN or infinity"
 
 
 class Moments:
@@ -55,13 +68,19 @@ class Moments:
         Rows per chunk; by default about 4 Mi elements a chunk.
     with_sums : bool, default=True
         Whether to accumulate column sums (``sums`` stays None otherwise).
+    name : str, default="Input"
+        What the data is called in error messages.
 
     Attributes
     ----------
     gram : array of shape (d, d)
-        Sum over rows of ``b b^T`` (uncentred), in the accumulation dtype.
+        Sum over rows of ``b b^T`` (uncentred), in the accumulation dtype, in
+        units of ``scales`` (see the module docstring).
     sums : array of shape (d,)
-        Column sums.
+        Column sums, in units of ``scales``.
+    scales : ndarray of shape (d,)
+        Host float64 scale of each column (that of its block; powers of two,
+        1 unless the values needed rescaling).
     n_samples : int
         Number of rows seen.
     widths : tuple of int
@@ -75,128 +94,254 @@ class Moments:
     >>> m = Moments().update(X)
     >>> m.n_samples, m.gram.tolist(), m.sums.tolist()
     (3, [[20.0, 26.0], [26.0, 35.0]], [6.0, 9.0])
+    >>> big = Moments().update(X * 1e200)  # squares beyond float64: rescaled
+    >>> bool(np.allclose(big.gram * (big.scales[0] / 1e200) ** 2, m.gram))
+    True
     """
 
-    def __init__(self, chunk_rows=None, *, with_sums=True):
+    def __init__(self, chunk_rows=None, *, with_sums=True, name="Input"):
         self.chunk_rows = chunk_rows
         self.with_sums = with_sums
+        self.name = name
         self.gram = None
         self.sums = None
+        self.scales = None
         self.n_samples = 0
         self.widths = None
+        self._block_scales = None
 
     def update(self, *blocks):
-        """Add the rows of ``[blocks[0] | blocks[1] | ...]``; returns ``self``."""
-        n_rows = blocks[0].shape[0]
+        """Add the rows of ``[blocks[0] | blocks[1] | ...]``; returns ``self``.
+
+        Nothing is changed when the update fails (NaN or infinity in a
+        block, blocks of different lengths or widths).
+        """
         widths = tuple(b.shape[1] for b in blocks)
-        if self.widths is None:
-            self.widths = widths
-        elif widths != self.widths:
+        if self.widths is not None and widths != self.widths:
             raise ValueError(
                 f"Blocks have {widths} columns; earlier updates had {self.widths}."
             )
+        lengths = {int(b.shape[0]) for b in blocks}
+        if len(lengths) > 1:
+            raise ValueError(
+                f"Blocks have different numbers of rows: {sorted(lengths)}; they "
+                "must describe the same samples."
+            )
         if any(is_dask(b) for b in blocks):
-            return self._update_dask(blocks)
-        xp, device = namespace_and_device(*blocks)
-        sparse = any(sp.issparse(b) for b in blocks)
-        acc = accumulation_dtype(xp, device)
-        if self.gram is None:
-            d = sum(widths)
-            self.gram = xp.zeros((d, d), dtype=acc, device=device)
-            if self.with_sums:
-                self.sums = xp.zeros((d,), dtype=acc, device=device)
-        gram = xp.zeros_like(self.gram)
-        sums = xp.zeros_like(self.sums) if self.with_sums else None
-        # Non-finite input is reported below, from the sums, not as a warning.
-        with np.errstate(invalid="ignore", over="ignore"):
-            views = len(blocks) == 1 and not sparse
-            elements = _VIEW_CHUNK_ELEMENTS if views else _CHUNK_ELEMENTS
-            for rows in row_chunks(
-                n_rows, sum(widths), self.chunk_rows, chunk_elements=elements
-            ):
-                if sparse:
-                    chunk = sp.hstack([sp.csr_array(b[rows]) for b in blocks])
-                    chunk = chunk.tocsr()
-                    g = (chunk.T @ chunk).toarray()
-                else:
-                    chunk = _concat_columns([b[rows, ...] for b in blocks], xp)
-                    g = chunk.T @ chunk
-                gram += xp.astype(xp.asarray(g, device=device), acc)
-                if self.with_sums:
-                    s = chunk.sum(axis=0) if sparse else xp.sum(chunk, axis=0)
-                    sums += xp.astype(xp.asarray(s, device=device), acc)
-        # The accumulator is only touched once the update is known clean.
-        _check_finite_gram(gram, xp)
-        self.gram += gram
-        if self.with_sums:
-            self.sums += sums
-        self.n_samples += n_rows
-        return self
-
-    def _update_dask(self, blocks):
-        """Dask route: blockwise products, summed by dask's tree reduction."""
-        import dask
-
-        X = _dask_concat(blocks)
-        d = X.shape[1]
-        gram = _blockwise_sum(X, _block_gram, (d, d))
-        sums = _blockwise_sum(X, _block_sums, (d,))
-        # One compute for both: dask reads each row block once.
-        gram, sums = dask.compute(gram, sums)
-        _check_finite_gram(gram, np)
-        if self.gram is None:
-            self.gram = np.zeros((d, d))
-            self.sums = np.zeros(d)
-        self.gram += gram
-        self.sums += sums
-        self.n_samples += X.shape[0]
+            gram, sums, scales = _dask_moments(blocks, self.name)
+            xp, device = np, None
+        else:
+            xp, device = namespace_and_device(*blocks)
+            gram, sums, scales = _moments_of(blocks, xp, device, self)
+        self._add(gram, sums, scales, widths, xp)
+        self.n_samples += blocks[0].shape[0]
         return self
 
     def merge(self, other):
         """Add the moments of ``other`` (disjoint rows); returns ``self``."""
         if other.gram is None:
             return self
-        if self.gram is None:
-            # Copies: update() adds into these in place, and must not change
-            # the accumulator they came from.
-            xp, _ = namespace_and_device(other.gram)
-            self.gram = xp.asarray(other.gram, copy=True)
-            if other.sums is not None:
-                self.sums = xp.asarray(other.sums, copy=True)
-            self.widths = other.widths
-        else:
-            if other.widths != self.widths:
-                raise ValueError("Cannot merge moments of different block widths.")
-            self.gram = self.gram + other.gram
-            if self.sums is not None and other.sums is not None:
-                self.sums = self.sums + other.sums
-            else:
-                self.sums = None
+        if self.widths is not None and other.widths != self.widths:
+            raise ValueError("Cannot merge moments of different block widths.")
+        xp, _ = namespace_and_device(other.gram)
+        sums = other.sums if self.with_sums else None
+        self._add(other.gram, sums, other._block_scales, other.widths, xp)
         self.n_samples += other.n_samples
         return self
 
+    def host_gram(self):
+        """Return the true ``B^T B`` on the host in float64 (scales applied).
 
-def _check_finite_gram(gram, xp):
-    """Raise unless the ``d x d`` product of an update is finite.
+        Raises a ValueError when a true entry overflows float64.
+        """
+        gram = to_host(self.gram)
+        with np.errstate(over="ignore", invalid="ignore"):
+            true = gram * np.outer(self.scales, self.scales)
+        if not np.all(np.isfinite(true)):
+            raise ValueError(
+                f"{self.name} is too large: its second moments overflow float64."
+            )
+        return true
 
-    NaN or infinity anywhere in the rows reaches ``B^T B`` (its diagonal
-    holds the squared column norms): checking it is as strict as checking the
-    data, at a cost of ``d^2`` instead of ``n d``, and without a second pass
-    over data that is read from disk or a cluster.
+    def _add(self, gram, sums, scales, widths, xp):
+        """Add a small product in block units ``scales`` into the accumulator."""
+        if self.gram is None:
+            # Copies: the accumulator is updated in place later, and must not
+            # change the arrays it came from (another accumulator's).
+            self.gram = xp.asarray(gram, copy=True)
+            self.sums = xp.asarray(sums, copy=True) if self.with_sums else None
+            self.widths = widths
+            self._set_scales(list(scales))
+            return
+        common = [max(a, b) for a, b in zip(self._block_scales, scales)]
+        if common != list(self._block_scales):
+            factors = self._columns([a / c for a, c in zip(self._block_scales, common)])
+            self.gram = self.gram * _small(np.outer(factors, factors), self.gram, xp)
+            if self.with_sums:
+                self.sums = self.sums * _small(factors, self.sums, xp)
+        if common != list(scales):
+            factors = self._columns([b / c for b, c in zip(scales, common)])
+            gram = gram * _small(np.outer(factors, factors), gram, xp)
+            if self.with_sums:
+                sums = sums * _small(factors, sums, xp)
+        self.gram = self.gram + gram
+        if self.with_sums:
+            self.sums = self.sums + sums
+        self._set_scales(common)
+
+    def _set_scales(self, block_scales):
+        self._block_scales = tuple(float(s) for s in block_scales)
+        self.scales = self._columns(self._block_scales)
+
+    def _columns(self, per_block):
+        return np.repeat(np.asarray(per_block, dtype=np.float64), self.widths)
+
+
+def _small(host, like, xp):
+    """Return a host float64 array in the namespace, device and dtype of ``like``."""
+    if is_dask(like) or isinstance(like, np.ndarray):
+        return host
+    _, device = namespace_and_device(like)
+    return from_host(host, xp, device, like.dtype)
+
+
+def _moments_of(blocks, xp, device, moments):
+    """``(gram, sums, block scales)`` of in-memory blocks, checked for range."""
+    acc = accumulation_dtype(xp, device)
+    dense = not any(sp.issparse(b) for b in blocks)
+    elements = _VIEW_CHUNK_ELEMENTS if dense and len(blocks) == 1 else CHUNK_ELEMENTS
+    n_rows, width = blocks[0].shape[0], sum(b.shape[1] for b in blocks)
+    chunks = list(
+        row_chunks(n_rows, width, moments.chunk_rows, chunk_elements=elements)
+    )
+    unit = [1.0] * len(blocks)
+    with_sums = moments.with_sums
+    with np.errstate(all="ignore"):
+        gram, sums = _pass(blocks, chunks, unit, xp, device, acc, with_sums)
+    if _in_range(gram, sums, blocks, n_rows, xp):
+        return gram, sums, unit
+    # Out of the fast path's range, or NaN / infinity: find out which.
+    scales = [_scale_of(b, xp, moments.name) for b in blocks]
+    with np.errstate(all="ignore"):
+        gram, sums = _pass(blocks, chunks, scales, xp, device, acc, with_sums)
+    if not bool(xp.all(xp.isfinite(gram))):  # pragma: no cover - defensive
+        raise ValueError(f"{moments.name} {_NONFINITE}.")
+    return gram, sums, scales
+
+
+def _pass(blocks, chunks, scales, xp, device, acc, with_sums):
+    """One pass over the row chunks; block ``i`` divided by ``scales[i]``."""
+    d = sum(b.shape[1] for b in blocks)
+    p = blocks[0].shape[1]
+    gram = xp.zeros((d, d), dtype=acc, device=device)
+    sums = xp.zeros((d,), dtype=acc, device=device) if with_sums else None
+    scaled = any(s != 1.0 for s in scales)
+    for rows in chunks:
+        data, *side = (
+            _chunk(b, rows, s, scaled, acc, xp) for b, s in zip(blocks, scales)
+        )
+        gram[:p, :p] += _as_acc(data.T @ data, acc, xp)
+        if side:
+            side_acc = _concat([_dense(s, xp, acc) for s in side], xp)
+            cross = data.T @ _concat([_dense(s, xp, data.dtype) for s in side], xp)
+            gram[:p, p:] += _as_acc(cross, acc, xp)
+            gram[p:, p:] += side_acc.T @ side_acc
+        if with_sums:
+            sums[:p] += _as_acc(_column_sums(data, xp), acc, xp)
+            if side:
+                sums[p:] += xp.sum(side_acc, axis=0)
+    if len(blocks) > 1:
+        gram[p:, :p] = gram[:p, p:].T
+    return gram, sums
+
+
+def _chunk(block, rows, scale, scaled, acc, xp):
+    """Rows of one block: a view on the fast path, float64 / scale otherwise."""
+    chunk = block[rows] if sp.issparse(block) else block[rows, ...]
+    if not scaled:
+        return chunk
+    if sp.issparse(chunk):
+        return chunk.astype(np.float64) / scale
+    return xp.astype(chunk, acc) / scale
+
+
+def _dense(block, xp, dtype):
+    if sp.issparse(block):
+        return block.toarray().astype(dtype, copy=False)
+    return xp.astype(block, dtype)
+
+
+def _column_sums(chunk, xp):
+    if sp.issparse(chunk):
+        return np.asarray(chunk.sum(axis=0)).ravel()
+    return xp.sum(chunk, axis=0)
+
+
+def _as_acc(value, acc, xp):
+    if sp.issparse(value):
+        value = value.toarray()
+    return xp.astype(value, acc)
+
+
+def _concat(arrays, xp):
+    if len(arrays) == 1:
+        return arrays[0]
+    return xp.concat(arrays, axis=1)
+
+
+def _in_range(gram, sums, blocks, n_rows, xp):
+    """Whether the fast path's products are finite and not lost to underflow.
+
+    Squares accurate to the data's precision need the largest of them well
+    above the smallest normal number: the largest diagonal entry of each
+    block (a sum of ``n_rows`` squares) at least ``n_rows * tiny / eps`` of
+    the data's dtype (the products with the data block are formed in it).
+    A block whose squares are all zero may have underflowed: it is measured
+    again too (an all-zero block then costs one more pass; it is rare).
     """
     if not bool(xp.all(xp.isfinite(gram))):
-        raise ValueError(
-            "Input contains NaN or infinity (or values so large that their "
-            "squares overflow)."
-        )
+        return False
+    if sums is not None and not bool(xp.all(xp.isfinite(sums))):
+        return False
+    info = np.finfo(np.float32 if dtype_eps(blocks[0].dtype) > 1e-10 else np.float64)
+    floor = n_rows * float(info.tiny) / float(info.eps)
+    diag = gram.diagonal() if isinstance(gram, np.ndarray) else xp.linalg.diagonal(gram)
+    start = 0
+    for block in blocks:
+        width = block.shape[1]
+        top = float(xp.max(diag[start : start + width]))
+        start += width
+        if top < floor:
+            return False
+    return True
 
 
-def gram_product(X, Q, chunk_rows=None):
+def _scale_of(block, xp, name):
+    """Power of two near the largest magnitude of ``block`` (1 for zeros).
+
+    Raises the NaN / infinity error when the block holds one: this is where
+    the fast path's non-finite result is told apart from overflow.
+    """
+    if sp.issparse(block):
+        values = block.data
+        top = float(np.max(np.abs(values))) if values.size else 0.0
+    else:
+        top = float(to_host(xp.max(xp.abs(block))))
+    if not math.isfinite(top):
+        raise ValueError(f"{name} {_NONFINITE}.")
+    if top == 0.0:
+        return 1.0
+    return 2.0 ** round(math.log2(top))
+
+
+def gram_product(X, Q, chunk_rows=None, *, name="Input"):
     """Return ``X^T (X Q)`` in one pass over the row chunks of ``X``.
 
     The ``n x l`` product ``X Q`` is only ever formed one chunk at a time, so a
     pass reads ``X`` once (memory, memmap or a dask cluster) and never holds
-    more than a chunk, ``Q`` and the ``p x l`` result.
+    more than a chunk, ``Q`` and the ``p x l`` result.  Values whose products
+    leave the data's range are measured again in float64, ``X`` divided by a
+    power of two (see :class:`Moments`): the result is ``Z / scale^2``.
 
     Parameters
     ----------
@@ -207,44 +352,51 @@ def gram_product(X, Q, chunk_rows=None):
         dask input).
     chunk_rows : int, default=None
         Rows per chunk; by default about 4 Mi elements a chunk.
+    name : str, default="Input"
+        What ``X`` is called in error messages.
 
     Returns
     -------
     Z : array of shape (p, l)
-        ``X^T X Q`` in the accumulation dtype of ``X``'s device (float64 numpy
-        for dask input).
+        ``X^T X Q / scale^2`` in the accumulation dtype of ``X``'s device
+        (float64 numpy for dask input).
+    scale : float
+        1 on the fast path, else the power of two ``X`` was divided by.
 
     Examples
     --------
     >>> import numpy as np
     >>> from skfeat._moments import gram_product
     >>> X = np.arange(6.0).reshape(3, 2)
-    >>> gram_product(X, np.eye(2)).tolist()
-    [[20.0, 26.0], [26.0, 35.0]]
+    >>> Z, scale = gram_product(X, np.eye(2))
+    >>> Z.tolist(), scale
+    ([[20.0, 26.0], [26.0, 35.0]], 1.0)
     """
     if is_dask(X):
-        import dask.array as da
-
-        X = _dask_concat([X])
-        Qd = da.from_array(np.asarray(Q), chunks=Q.shape)
-        parts = da.blockwise(
-            _block_gram_product,
-            "bjk",
-            X,
-            "bj",
-            Qd,
-            "jk",
-            adjust_chunks={"b": 1},
-            dtype=np.float64,
-        )
-        return parts.sum(axis=0).compute()
+        return _dask_gram_product(X, Q, 1.0), 1.0
     xp, device = namespace_and_device(X, Q)
     acc = accumulation_dtype(xp, device)
-    Z = xp.zeros((X.shape[1], Q.shape[1]), dtype=acc, device=device)
-    for rows in row_chunks(X.shape[0], X.shape[1], chunk_rows):
-        chunk = X[rows, ...]
-        Z += xp.astype(xp.asarray(chunk.T @ (chunk @ Q), device=device), acc)
-    return Z
+
+    def run(scale):
+        Z = xp.zeros((X.shape[1], Q.shape[1]), dtype=acc, device=device)
+        Qs = Q if scale == 1.0 else xp.astype(Q, acc)
+        for rows in row_chunks(X.shape[0], X.shape[1], chunk_rows):
+            chunk = _chunk(X, rows, scale, scale != 1.0, acc, xp)
+            Z += _as_acc(chunk.T @ (chunk @ Qs), acc, xp)
+        return Z
+
+    with np.errstate(all="ignore"):
+        Z = run(1.0)
+    info = np.finfo(np.float32 if dtype_eps(X.dtype) > 1e-10 else np.float64)
+    floor = X.shape[0] * float(info.tiny) / float(info.eps)
+    if bool(xp.all(xp.isfinite(Z))) and float(xp.max(xp.abs(Z))) >= floor:
+        return Z, 1.0
+    scale = _scale_of(X, xp, name)
+    with np.errstate(all="ignore"):
+        return run(scale), scale
+
+
+# -- dask ---------------------------------------------------------------------
 
 
 def _dask_concat(blocks):
@@ -257,55 +409,98 @@ def _dask_concat(blocks):
             "The dask array has unknown chunk sizes; call "
             "X.compute_chunk_sizes() first."
         )
-    lengths = {int(b.shape[0]) for b in blocks}
-    if len(lengths) > 1:
-        raise ValueError(
-            f"Blocks have different numbers of rows: {sorted(lengths)}; they "
-            "must describe the same samples."
-        )
-    parts = [b if is_dask(b) else da.from_array(b, chunks=(rows, -1)) for b in blocks]
+    parts = [
+        b if is_dask(b) else da.from_array(np.asarray(b), chunks=(rows, -1))
+        for b in blocks
+    ]
     X = parts[0] if len(parts) == 1 else da.concatenate(parts, axis=1)
     # Full rows in each block: every task then computes a whole d x d product.
     return X.rechunk({0: rows, 1: -1})
 
 
-def _blockwise_sum(X, block_function, shape):
-    """Sum over row blocks of ``block_function(block)``: a dask tree reduction."""
+def _dask_moments(blocks, name):
+    """Dask route: blockwise products, summed by dask's tree reduction.
+
+    Each task computes its block's products as the in-memory route does (the
+    data block in its dtype, side blocks in float64); when the fast path's
+    result is out of range, the whole array is measured again divided by a
+    power of two of its largest magnitude (one more pass, as in memory).
+    """
+    import dask
     import dask.array as da
 
-    extra = "".join("klmn"[: len(shape) - 1])
-    parts = da.blockwise(
-        block_function,
-        "bj" + extra,
-        X,
-        "bj",
-        new_axes=dict(zip(extra, shape[1:])),
-        adjust_chunks={"b": 1},
-        dtype=np.float64,
-    )
-    return parts.sum(axis=0)
+    widths = [b.shape[1] for b in blocks]
+    X = _dask_concat(blocks)
+    dtypes = [b.dtype for b in blocks]
+
+    def reduce(scales):
+        d = X.shape[1]
+        parts = da.blockwise(
+            _block_moments,
+            "bjk",
+            X,
+            "bj",
+            new_axes={"k": d + 1},
+            adjust_chunks={"b": 1},
+            dtype=np.float64,
+            widths=widths,
+            dtypes=dtypes,
+            scales=scales,
+        )
+        (total,) = dask.compute(parts.sum(axis=0))
+        return total[:, :d], total[:, d]
+
+    unit = [1.0] * len(blocks)
+    with np.errstate(all="ignore"):
+        gram, sums = reduce(unit)
+    if _in_range(gram, sums, blocks, X.shape[0], np):
+        return gram, sums, unit
+    scales = []
+    start = 0
+    for width in widths:
+        top = float(da.max(da.fabs(X[:, start : start + width])).compute())
+        start += width
+        if not math.isfinite(top):
+            raise ValueError(f"{name} {_NONFINITE}.")
+        scales.append(1.0 if top == 0 else 2.0 ** round(math.log2(top)))
+    with np.errstate(all="ignore"):
+        gram, sums = reduce(scales)
+    return gram, sums, scales
 
 
 # Block functions run on dask workers: module level, so that they pickle by
-# reference.  Each product runs in the data's dtype (as in the in-memory
-# route) and is widened to float64 before dask adds the blocks up.
-def _block_gram(block):
-    return (block.T @ block).astype(np.float64)[None]
+# reference.
+def _block_moments(block, widths, dtypes, scales):
+    """``[gram | sums]`` (d x (d + 1)) of one row block, float64, with a row axis."""
+    edges = np.cumsum([0] + list(widths))
+    blocks = [
+        np.asarray(block[:, a:b], dtype=dtype)
+        for a, b, dtype in zip(edges[:-1], edges[1:], dtypes)
+    ]
+    gram, sums = _pass(
+        blocks, [slice(0, block.shape[0])], scales, np, None, np.float64, True
+    )
+    return np.concatenate([gram, sums[:, None]], axis=1)[None]
 
 
-def _block_sums(block):
-    return block.sum(axis=0, dtype=np.float64)[None]
+def _dask_gram_product(X, Q, scale):
+    import dask.array as da
+
+    X = _dask_concat([X])
+    Qd = da.from_array(np.asarray(Q), chunks=Q.shape)
+    parts = da.blockwise(
+        _block_gram_product,
+        "bjk",
+        X,
+        "bj",
+        Qd,
+        "jk",
+        adjust_chunks={"b": 1},
+        dtype=np.float64,
+    )
+    return parts.sum(axis=0).compute()
 
 
 def _block_gram_product(block, Q):
     Q = Q.astype(block.dtype, copy=False)
     return (block.T @ (block @ Q)).astype(np.float64)[None]
-
-
-def _concat_columns(blocks, xp):
-    if len(blocks) == 1:
-        return blocks[0]
-    dtype = blocks[0].dtype
-    for b in blocks[1:]:
-        dtype = xp.result_type(dtype, b.dtype)
-    return xp.concat([xp.astype(b, dtype, copy=False) for b in blocks], axis=1)

@@ -52,13 +52,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._moments import gram_product
-from .utils._array_api import (
-    dtype_eps,
-    from_host,
-    is_dask,
-    namespace_and_device,
-    to_host,
-)
+from .utils._array_api import from_host, is_dask, namespace_and_device, to_host
+from .utils._rank import spectrum_rtol
 
 __all__ = ["randomized_eigh"]
 
@@ -88,11 +83,14 @@ def randomized_eigh(
     -------
     eigenvalues : ndarray of shape (l,)
         Eigenvalues of the Nystrom approximation, largest first (float64,
-        host); the first ``n_components`` are the accurate ones.  Zeros past
-        the numerical rank of the sketch.
+        host), in units of ``scale ** 2``; the first ``n_components`` are the
+        accurate ones.  Zeros past the numerical rank of the sketch.
     eigenvectors : ndarray of shape (n_features, l)
         Unit eigenvectors as columns (float64, host); zero columns go with
         zero eigenvalues.
+    scale : float
+        1, or the power of two the data was divided by to keep its squares in
+        range (see :func:`skfeat._moments.gram_product`).
 
     References
     ----------
@@ -111,7 +109,7 @@ def randomized_eigh(
     >>> from skfeat._randomized import randomized_eigh
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(500, 40)) * 0.5 ** np.arange(40)
-    >>> lam, V = randomized_eigh(X, 3, random_state=0)
+    >>> lam, V, scale = randomized_eigh(X, 3, random_state=0)
     >>> exact = np.linalg.eigvalsh(X.T @ X / 500)[::-1][:3]
     >>> bool(np.allclose(lam[:3], exact, rtol=1e-10))
     True
@@ -126,25 +124,32 @@ def randomized_eigh(
     rng = check_random_state(random_state)
     Q, _ = np.linalg.qr(rng.standard_normal((p, width)))
 
+    scales = []
+
     def times_gram(Q):
         Q_dev = from_host(Q, xp, device, dtype)
-        return to_host(gram_product(X, Q_dev, chunk_rows), xp) / n
+        Z, scale = gram_product(X, Q_dev, chunk_rows, name="Phi")
+        if scales and scale != scales[0]:  # pragma: no cover - same X each pass
+            Z = Z * (scale / scales[0]) ** 2
+        scales.append(scales[0] if scales else scale)
+        return to_host(Z) / n
 
     for _ in range(n_iter):
         Q, _ = np.linalg.qr(times_gram(Q))
     Y = times_gram(Q)
+    if not np.all(np.isfinite(Y)):
+        raise ValueError("Phi contains NaN or infinity.")
     M = Q.T @ Y
     m, W = np.linalg.eigh((M + M.T) / 2)
-    # Pseudo-inverse square root of Q^T G Q: directions below the working
-    # precision of the products (float32 data: eps32) carry rounding only.
-    eps = dtype_eps(dtype)
-    keep = m > max(m[-1], 0.0) * width * eps
+    # Pseudo-inverse square root of Q^T G Q: directions below the rounding
+    # floor of the products (float32 data: eps32) carry rounding only.
+    keep = m > max(m[-1], 0.0) * spectrum_rtol(dtype, width)
     if not np.any(keep):
-        return np.zeros(width), Q
+        return np.zeros(width), Q, scales[0]
     B = Y @ (W[:, keep] / np.sqrt(m[keep]))
     U, s, _ = np.linalg.svd(B, full_matrices=False)
     lam = np.zeros(width)
     lam[: s.size] = s**2
     V = np.zeros((p, width))
     V[:, : s.size] = U
-    return lam, V
+    return lam, V, scales[0]

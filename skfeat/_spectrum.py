@@ -1,7 +1,10 @@
 """FeatureSpectrum: the Nystrom spectrum of a feature map."""
 
+import copy
+import math
 import warnings
-from numbers import Integral
+from contextlib import contextmanager
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -12,24 +15,23 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
-from sklearn.utils.validation import (
-    _check_feature_names_in,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._moments import Moments
 from .metrics._dimension import eigenvalue_dimension
-from .metrics._validation import check_sample_matrix, host_array
+from .metrics._projection import projections_of_features, score_at
+from .metrics._targets import TARGET_TYPE_CONSTRAINT
 from .utils._array_api import (
     accumulation_dtype,
     check_same_namespace,
-    dtype_eps,
     from_host,
     is_dask,
+    is_numpy_namespace,
     namespace_and_device,
     to_host,
 )
+from .utils._rank import numerical_rank_of, spectrum_rtol
+from .utils._validation import check_finite, check_matrix
 
 __all__ = ["FeatureSpectrum"]
 
@@ -53,8 +55,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     n_components : int, float or None, default=None
         Number of eigenpairs to keep.
 
-        - ``None``: all eigenpairs above the numerical rank threshold
-          ``lambda_k > lambda_1 * max(n, p) * eps(dtype)``.
+        - ``None``: all eigenpairs above the numerical rank rule (``rtol``).
         - int ``k``: the ``k`` largest; at most ``min(n_samples, n_features)``.
           If fewer than ``k`` eigenvalues are numerically nonzero, only those
           are kept and a warning says so.
@@ -64,7 +65,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     solver : {"auto", "gram", "dual", "svd", "randomized"}, default="auto"
         - ``"gram"``: accumulate ``Phi^T Phi`` (one symmetric rank-k product
           per chunk of rows, i.e. BLAS ``syrk`` for numpy, summed in float64),
-          then a float64 ``p x p`` eigendecomposition on the host.
+          then a float64 ``p x p`` eigendecomposition on the data's device.
         - ``"dual"``: for ``p > n``: eigendecomposition of the ``n x n`` Gram
           matrix ``Phi Phi^T``; same eigenpairs.
         - ``"svd"``: a float64 SVD of ``Phi`` (copies ``Phi`` to the host in
@@ -81,6 +82,15 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
           is an int at most ``min(n, p) / 10``; else ``"dual"`` when
           ``p > n``, otherwise ``"gram"``.
 
+    rtol : float or None, default=None
+        Numerical rank rule: eigenvalues ``lambda_k > rtol * lambda_1`` are
+        kept.  ``None``: ``max(eps(dtype), d * eps(float64))`` with ``d`` the
+        size of the eigenproblem -- the rounding floor of the products of the
+        data in its own precision (float32 products round once, relative
+        ``eps32``, and are summed in float64, so the floor does not grow with
+        the number of samples) or that of the float64 eigensolver.  Below it,
+        eigenvalues are rounding, not measurement (see
+        :mod:`skfeat.utils._rank`).
     n_oversamples : int, default=10
         Extra sketch columns for ``solver="randomized"``.
     n_iter : int, default=4
@@ -100,7 +110,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     n_components_ : int
         Number of eigenpairs kept.
     rank_ : int
-        Numerical rank of ``Phi`` (eigenvalues above the threshold).
+        Number of eigenvalues above the rank rule (``rtol``).
     effective_dimension_ : float
         ``D_lambda = 1 + D(lambda_2, lambda_3, ...)`` over all ``rank_``
         eigenvalues, whatever ``n_components`` keeps (see
@@ -125,15 +135,23 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     -----
     Array API: with ``sklearn.set_config(array_api_dispatch=True)`` (and the
     environment variable ``SCIPY_ARRAY_API=1``), numpy, array-api-strict, torch
-    and cupy inputs are processed where they live; only the ``p x p`` (or
-    ``n x n`` for the dual route) matrix moves to the host, in float64, for the
-    eigendecomposition.  Fitted attributes are in the input's namespace,
-    device and dtype; float32 in gives float32 out.
+    and cupy inputs are processed where they live, the small eigenproblem
+    included (float64 on devices that have it); only scalars reach the host.
+    Fitted attributes are in the input's namespace, device and dtype; float32
+    in gives float32 out.
 
     ``partial_fit`` accumulates ``Phi^T Phi`` and the sample count, and solves
     the ``p x p`` eigenproblem at the end of every call, so the fitted
     attributes are always current.  Any chunking equals ``fit`` with the
-    Gram route up to float rounding.
+    Gram route up to float rounding.  ``fit`` keeps no accumulator: a
+    ``partial_fit`` after it rebuilds ``Phi^T Phi`` from the fitted eigenpairs,
+    which needs all of them (``n_components_ == rank_``).
+
+    A call that fails (bad input, NaN) leaves the estimator as it was.
+    Features of any magnitude are measured: values whose squares would
+    overflow or underflow the dtype are rescaled by a power of two before
+    squaring (exact), and eigenvalues that do not fit the dtype raise a
+    ValueError naming the overflow.
 
     scipy sparse input is supported through the Gram (or dual) route.
 
@@ -171,6 +189,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             Interval(RealNotInt, 0, 1, closed="neither"),
         ],
         "solver": [StrOptions({"auto", "gram", "dual", "svd", "randomized"})],
+        "rtol": [None, Interval(Real, 0, 1, closed="left")],
         "n_oversamples": [Interval(Integral, 0, None, closed="left")],
         "n_iter": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
@@ -181,12 +200,14 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         n_components=None,
         *,
         solver="auto",
+        rtol=None,
         n_oversamples=10,
         n_iter=4,
         random_state=None,
     ):
         self.n_components = n_components
         self.solver = solver
+        self.rtol = rtol
         self.n_oversamples = n_oversamples
         self.n_iter = n_iter
         self.random_state = random_state
@@ -207,31 +228,27 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : FeatureSpectrum
             The fitted estimator.
         """
-        X = self._validate(X, reset=True, min_samples=2, finite=False)
-        n, p = X.shape
-        solver = self.solver
-        if solver == "auto" and _prefers_randomized(n, p, self.n_components):
-            solver = "randomized"
-        if solver == "auto":
-            solver = "dual" if p > n else "gram"
-        if solver != "gram":
-            # The Gram route checks finiteness on X^T X (see Moments.update).
-            X = self._validate(X, reset=False, min_samples=2)
-        self._moments = None
-        self.__dict__.pop("_eigenpairs", None)
-        if solver == "gram":
-            self._moments = Moments(with_sums=False).update(X)
-            self._solve_gram(X)
-        elif solver == "dual":
-            lam, V = _dual_eigh(X)
-            self._set_spectrum(lam, V, X)
-        elif solver == "randomized":
-            self._fit_randomized(X)
-        else:
-            s, Vt = _host_svd(X)
-            self._set_spectrum(s**2 / n, Vt.T, X)
-        self.n_samples_seen_ = n
-        self.solver_ = solver
+        with self._unchanged_on_error():
+            X = self._validate(X, reset=True, min_samples=2)
+            n, p = X.shape
+            solver = self.solver
+            if solver == "auto" and _prefers_randomized(n, p, self.n_components):
+                solver = "randomized"
+            if solver == "auto":
+                solver = "dual" if p > n else "gram"
+            self.__dict__.pop("_moments", None)
+            if solver == "gram":
+                moments = Moments(with_sums=False, name="Phi").update(X)
+                lam, V, scale = _solve_moments(moments)
+                self._set_spectrum(lam, V, scale, n, X)
+            elif solver == "dual":
+                self._set_spectrum(*_dual_eigh(X), n, X)
+            elif solver == "randomized":
+                self._fit_randomized(X)
+            else:
+                self._set_spectrum(*_host_svd(X), n, X)
+            self.n_samples_seen_ = n
+            self.solver_ = solver
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -242,10 +259,13 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``p x p`` eigenproblem, so that after any sequence of chunks the fitted
         attributes equal those of ``fit`` on all rows (Gram route) to float
         rounding.  Streaming always takes the Gram route, whatever ``solver``
-        says.  It continues an earlier ``partial_fit`` or ``fit``; after a
-        ``"dual"`` or ``"svd"`` fit, ``X^T X`` is first rebuilt from all
-        ``rank_`` eigenpairs (exact up to the eigenvalues below the numerical
-        rank threshold).
+        says.  It continues an earlier ``partial_fit``, or a ``fit`` that kept
+        all its eigenpairs (``n_components_ == rank_``): ``X^T X`` is then
+        first rebuilt from them (exact up to the eigenvalues below the rank
+        rule and the rounding of the stored eigenpairs).  After a fit that
+        kept fewer (``n_components`` or ``solver="randomized"``) it continues
+        from the kept ones, with a warning, as
+        :class:`~sklearn.decomposition.IncrementalPCA` does.
 
         Parameters
         ----------
@@ -262,21 +282,36 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         first_call = not hasattr(self, "n_samples_seen_")
         if not first_call:
             check_same_namespace(X, self, attribute="components_", method="partial_fit")
-        X = self._validate(X, reset=first_call, min_samples=1, finite=False)
-        if first_call:
-            self._moments = Moments(with_sums=False)
-        elif self._moments is None:
-            if not hasattr(self, "_eigenpairs"):
-                raise ValueError(
-                    "partial_fit cannot continue a fit with solver='randomized': "
-                    "it keeps only the top eigenpairs, not X^T X. Fit with another "
-                    "solver, or start afresh with partial_fit on a new estimator."
-                )
-            self._moments = self._moments_from_eigenpairs()
-        self._moments.update(X)
-        self.n_samples_seen_ = self._moments.n_samples
-        self.solver_ = "gram"
-        self._solve_gram(X)
+        with self._unchanged_on_error():
+            X = self._validate(X, reset=first_call, min_samples=1)
+            if first_call:
+                moments = Moments(with_sums=False, name="Phi")
+            elif getattr(self, "_moments", None) is not None:
+                moments = self._moments
+            else:
+                moments = self._moments_from_eigenpairs()
+            # A copy: the accumulator of the previous call stays intact when
+            # this one fails (Moments never changes its arrays in place).
+            moments = copy.copy(moments).update(X)
+            lam, V, scale = _solve_moments(moments)
+            self._set_spectrum(lam, V, scale, moments.n_samples, X)
+            self._moments = moments
+            self.n_samples_seen_ = moments.n_samples
+            self.solver_ = "gram"
+        return self
+
+    def _fit_from_moments(self, moments, X_last):
+        """Fit from accumulated moments (the streaming route of fit_from_batches).
+
+        ``X_last`` is a validated batch: it fixes the namespace, device and
+        dtype of the fitted attributes.
+        """
+        with self._unchanged_on_error():
+            lam, V, scale = _solve_moments(moments)
+            self._set_spectrum(lam, V, scale, moments.n_samples, X_last)
+            self._moments = moments
+            self.n_samples_seen_ = moments.n_samples
+            self.solver_ = "gram"
         return self
 
     def transform(self, X):
@@ -294,20 +329,17 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             training sample.  Same namespace, device and dtype as ``X``.
         """
         check_is_fitted(self)
+        if not is_dask(X):
+            check_same_namespace(X, self, attribute="components_", method="transform")
+        X = self._validate(X, reset=False, min_samples=1)
         if is_dask(X):
-            X = self._validate(X, reset=False, min_samples=1)
             return self._transform_dask(X)
-        check_same_namespace(X, self, attribute="components_", method="transform")
-        X = self._validate(X, reset=False, min_samples=1, finite=False)
         xp, _ = namespace_and_device(X)
-        W = xp.astype(self.components_, X.dtype).T / xp.sqrt(
-            xp.astype(self.eigenvalues_, X.dtype)
-        )
-        with np.errstate(invalid="ignore", over="ignore"):
+        W = self._projection(xp, X.dtype)
+        with np.errstate(all="ignore"):
             E = X @ W
         # NaN/inf in X propagate to E: checking the m x k result is cheaper.
-        if not bool(xp.all(xp.isfinite(E))):
-            raise ValueError("Input X contains NaN or infinity.")
+        check_finite(E, "X", xp)
         return E
 
     def inverse_transform(self, X):
@@ -330,18 +362,23 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_same_namespace(
             X, self, attribute="components_", method="inverse_transform"
         )
-        X = check_sample_matrix(X, "X", min_samples=1)
-        if is_dask(X):
-            # As in transform: checked when each block is read.
-            X = X.map_blocks(_check_finite_block, dtype=X.dtype)
-        xp, _ = namespace_and_device(X)
+        X = check_matrix(X, "X")
         if X.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {X.shape[1]} columns, but this FeatureSpectrum has "
                 f"n_components_={self.n_components_} eigenfunctions."
             )
+        if is_dask(X):
+            # As in transform: checked when each block is read.
+            X = X.map_blocks(_check_finite_block, dtype=X.dtype)
+            scale = np.sqrt(to_host(self.eigenvalues_)).astype(X.dtype)
+            return (X * scale) @ to_host(self.components_).astype(X.dtype)
+        xp, _ = namespace_and_device(X)
         scale = xp.sqrt(xp.astype(self.eigenvalues_, X.dtype))
-        return (X * scale) @ xp.astype(self.components_, X.dtype)
+        with np.errstate(all="ignore"):
+            Phi = (X * scale) @ xp.astype(self.components_, X.dtype)
+        check_finite(Phi, "X", xp)
+        return Phi
 
     def get_feature_names_out(self, input_features=None):
         """Names of the eigenfunctions: ``eigenfunction0``, ``eigenfunction1``, ...
@@ -349,7 +386,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Parameters
         ----------
         input_features : array-like of str or None, default=None
-            Only checked against ``feature_names_in_``.
+            Only checked against ``feature_names_in_`` (or their number).
 
         Returns
         -------
@@ -357,7 +394,16 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             One name per eigenfunction.
         """
         check_is_fitted(self)
-        _check_feature_names_in(self, input_features, generate_names=False)
+        if input_features is not None:
+            names = np.asarray(input_features, dtype=object)
+            expected = getattr(self, "feature_names_in_", None)
+            if expected is not None and not np.array_equal(names, expected):
+                raise ValueError("input_features is not equal to feature_names_in_")
+            if names.size != self.n_features_in_:
+                raise ValueError(
+                    f"input_features should have length equal to number of "
+                    f"features ({self.n_features_in_}), got {names.size}"
+                )
         return np.asarray(
             [f"eigenfunction{k}" for k in range(self.n_components_)], dtype=object
         )
@@ -369,79 +415,214 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
-    # -- internals ---------------------------------------------------------
+    # -- feature-learning measures (spec sections 2 and 4) -----------------
 
-    def _validate(self, X, *, reset, min_samples, finite=True):
-        if is_dask(X):
-            return self._validate_dask(X, reset=reset, min_samples=min_samples)
-        if isinstance(X, (list, tuple)):
-            X = host_array(X, "Phi")  # to see the strings' dtype below
-        if getattr(getattr(X, "dtype", None), "kind", None) in ("U", "S"):
-            # numpy would parse numeric strings silently; features are numbers.
-            raise TypeError(
-                f"Phi must hold numbers, not strings (got dtype {X.dtype})."
-            )
-        xp, _ = namespace_and_device(X) if not sp.issparse(X) else (np, None)
-        return validate_data(
-            self,
-            X,
-            reset=reset,
-            accept_sparse=("csr", "csc"),
-            dtype=[xp.float64, xp.float32],
-            ensure_min_samples=min_samples,
-            ensure_all_finite=finite,
+    def projection_measures(
+        self, X, y=None, outputs=None, *, target_type="auto", center_target=False
+    ):
+        """Quality, utility and CKA-MF of the eigenfunctions on a sample.
+
+        The same values as
+        ``skfeat.metrics.projection_measures(self.transform(X), y, outputs)``
+        from one pass over the rows of ``[X | Y | outputs]``: the
+        eigenfunctions' Gram matrix is ``W^T (X^T X) W`` for the fitted map
+        ``E = X W``, so they are never evaluated; the same pass gives
+        :func:`~skfeat.metrics.cka_mf` of ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (m, n_features_in_)
+            Features ``Phi`` of an evaluation (held-out) sample.
+        y : array-like of shape (m,) or (m, t), default=None
+            Class labels or regression targets; quality measures when given.
+        outputs : array-like of shape (m, C) or (m,), default=None
+            Learned outputs; utility measures and ``cka_mf`` when given.
+        target_type : {"auto", "classes", "values"}, default="auto"
+            How ``y`` is read, see :func:`~skfeat.metrics.cumulative_quality`.
+        center_target : bool, default=False
+            Centre the target matrix, see
+            :func:`~skfeat.metrics.cumulative_quality`.
+
+        Returns
+        -------
+        measures : :class:`~sklearn.utils.Bunch`
+            ``feature_quality``, ``cumulative_quality``, ``target_rank`` (with
+            ``y``); ``feature_utility``, ``cumulative_utility``,
+            ``output_rank`` and ``cka_mf`` of ``X`` (with ``outputs``).
+        """
+        check_is_fitted(self)
+        _check_choice(target_type, TARGET_TYPE_CONSTRAINT[0], "target_type")
+        X = self._validate(X, reset=False, min_samples=2)
+        coef = to_host(self.components_).T / np.sqrt(to_host(self.eigenvalues_))
+        return projections_of_features(
+            X, coef, y, outputs, target_type=target_type, center_target=center_target
         )
 
-    def _solve_gram(self, X):
-        xp, _ = namespace_and_device(self._moments.gram)
-        G = to_host(self._moments.gram, xp) / self._moments.n_samples
-        # numpy's eigh (divide and conquer, syevd) runs on the same BLAS thread
-        # pool as the X^T X products just before it; scipy ships its own
-        # OpenBLAS, whose threads contend with numpy's still-spinning ones and
-        # made the whole fit 1.6x slower on 2 cores.
-        lam, V = np.linalg.eigh(G)
-        self._set_spectrum(lam[::-1], V[:, ::-1], X)
+    def quality(self, X, y, *, target_type="auto", center_target=False):
+        """Cumulative quality ``Q(k)``, ``k = 1..n_components_``, on a sample.
 
-    def _set_spectrum(self, lam, V, X):
-        """Truncate, sign and store host float64 eigenpairs in X's namespace."""
-        n, p = self._moments.n_samples if self._moments else X.shape[0], X.shape[1]
+        Equals ``cumulative_quality(self.transform(X), y)`` (one pass over
+        ``[X | Y]``, without evaluating the eigenfunctions).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (m, n_features_in_)
+            Features of an evaluation sample.
+        y : array-like of shape (m,) or (m, t)
+            Class labels or regression targets.
+        target_type : {"auto", "classes", "values"}, default="auto"
+            How ``y`` is read, see :func:`~skfeat.metrics.cumulative_quality`.
+        center_target : bool, default=False
+            Centre the target matrix.
+
+        Returns
+        -------
+        cumulative_quality : ndarray of shape (n_components_,)
+            Entry ``k - 1`` is ``Q(k)``.
+        """
+        return self.projection_measures(
+            X, y, target_type=target_type, center_target=center_target
+        ).cumulative_quality
+
+    def utility(self, X, outputs):
+        """Cumulative utility ``U(k)``, ``k = 1..n_components_``, on a sample.
+
+        Equals ``cumulative_utility(self.transform(X), outputs)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (m, n_features_in_)
+            Features of an evaluation sample.
+        outputs : array-like of shape (m, C) or (m,)
+            Learned outputs on the same sample.
+
+        Returns
+        -------
+        cumulative_utility : ndarray of shape (n_components_,)
+            Entry ``k - 1`` is ``U(k)``.
+        """
+        return self.projection_measures(X, outputs=outputs).cumulative_utility
+
+    def score(self, X, y, *, target_type="auto", center_target=False):
+        """Quality score: share of the target space captured by ``r`` eigenfunctions.
+
+        ``Q(r) / r`` with ``r`` the number of target dimensions (``C`` classes
+        for one-hot labels), in ``[0, 1]``, greater is better; the same value
+        as the ``"quality"`` scorer of :func:`skfeat.metrics.get_scorer`, so
+        model selection on a pipeline ending in this estimator works with
+        ``scoring=None``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (m, n_features_in_)
+            Features of an evaluation sample.
+        y : array-like of shape (m,) or (m, t)
+            Class labels or regression targets.
+        target_type : {"auto", "classes", "values"}, default="auto"
+            How ``y`` is read, see :func:`~skfeat.metrics.cumulative_quality`.
+        center_target : bool, default=False
+            Centre the target matrix.
+
+        Returns
+        -------
+        score : float
+            ``Q(min(r, n_components_)) / r``.
+        """
+        if y is None:
+            raise ValueError(
+                "FeatureSpectrum.score needs the targets y (class labels or a "
+                "target matrix): it is the cumulative quality at k = number of "
+                "target dimensions."
+            )
+        result = self.projection_measures(
+            X, y, target_type=target_type, center_target=center_target
+        )
+        return score_at(result.cumulative_quality, result.target_rank)
+
+    # -- internals ---------------------------------------------------------
+
+    @contextmanager
+    def _unchanged_on_error(self):
+        """Restore every attribute when the body raises.
+
+        A failed call changes nothing: fitted state, the accumulator, the
+        feature count.
+        """
+        saved = dict(self.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _validate(self, X, *, reset, min_samples):
+        """Validate ``X`` (skfeat's one validator), then do the estimator's bookkeeping.
+
+        :func:`~skfeat.utils._validation.check_matrix` reads the values;
+        scikit-learn's ``validate_data`` (with ``skip_check_array``) checks and
+        records ``n_features_in_`` and ``feature_names_in_`` of the input as
+        given (a data frame's column names).
+        """
+        checked = check_matrix(X, "X", min_samples=min_samples)
+        named = X if hasattr(X, "columns") else checked
+        validate_data(self, named, reset=reset, skip_check_array=True)
+        return checked
+
+    def _projection(self, xp, dtype):
+        """``W = V^T / sqrt(lambda)`` (p x k) in ``xp`` and ``dtype``."""
+        return xp.astype(self.components_, dtype).T / xp.sqrt(
+            xp.astype(self.eigenvalues_, dtype)
+        )
+
+    def _set_spectrum(self, lam, V, scale, n, X):
+        """Truncate, sign and store eigenpairs; ``lam * scale^2`` are the true ones.
+
+        ``lam`` (descending, float64) and ``V`` (columns) are on the data's
+        device (or the host); only the eigenvalues visit the host, to apply
+        the rank rule.
+        """
         xp, device = namespace_and_device(X)
-        eps = dtype_eps(X.dtype)
-        lam = np.clip(lam, 0.0, None)
-        tol = lam[0] * max(n, p) * eps if lam.size else 0.0
-        rank = int(np.count_nonzero(lam > tol))
+        lam_host = np.clip(to_host(lam), 0.0, None)
+        size = lam_host.size
+        rtol = spectrum_rtol(X.dtype, size) if self.rtol is None else self.rtol
+        rank = numerical_rank_of(lam_host, rtol)
         if rank == 0:
             raise ValueError(
                 "The features have no numerically nonzero eigenvalue (all of Phi is "
                 "zero, or zero to working precision); there is no spectrum to fit."
             )
-        k = self._n_kept(lam[:rank], min(n, p))
-        V_all, V = V, V[:, :k]
-        # Deterministic sign: the entry of largest magnitude of each v_k is > 0.
-        pivot = np.argmax(np.abs(V), axis=0)
-        V = V * np.sign(V[pivot, np.arange(k)])
-        if self._moments is None:
-            # Kept so that partial_fit can rebuild X^T X after a dual/svd fit.
-            self._eigenpairs = (lam[:rank], V_all[:, :rank])
+        k = self._n_kept(lam_host[:rank], min(n, X.shape[1]))
+        kept = _true_eigenvalues(lam_host[:k], scale, X.dtype)
+        self.effective_dimension_ = eigenvalue_dimension(lam_host[:rank])
         self.rank_ = rank
         self.n_components_ = k
-        self.effective_dimension_ = eigenvalue_dimension(lam[:rank])
-        self.eigenvalues_ = from_host(lam[:k], xp, device, X.dtype)
-        self.components_ = from_host(V.T, xp, device, X.dtype)
+        V = _signed(V[:, :k])
+        self.eigenvalues_ = from_host(kept, xp, device, X.dtype)
+        self.components_ = _like(V.T, X, xp, device)
 
     def _moments_from_eigenpairs(self):
-        lam, V = self._eigenpairs
+        """``Phi^T Phi`` rebuilt from a fit's eigenpairs (for partial_fit)."""
+        if self.solver_ == "randomized" or self.n_components_ < self.rank_:
+            warnings.warn(
+                "partial_fit continues this fit from its n_components_="
+                f"{self.n_components_} kept eigenpairs (of rank_={self.rank_}, "
+                f"solver_={self.solver_!r}): the rest of the earlier spectrum is "
+                "dropped, as IncrementalPCA does. Fit with n_components=None and "
+                "an exact solver to continue exactly.",
+                UserWarning,
+                stacklevel=4,
+            )
+        lam = to_host(self.eigenvalues_)
+        V = to_host(self.components_).T
+        top = lam.max()
         xp, device = namespace_and_device(self.components_)
-        moments = Moments(with_sums=False)
-        moments.gram = from_host(
-            (V * (lam * self.n_samples_seen_)) @ V.T,
-            xp,
-            device,
-            accumulation_dtype(xp, device),
-        )
+        moments = Moments(with_sums=False, name="Phi")
+        gram = (V * (lam / top * self.n_samples_seen_)) @ V.T
+        moments.gram = from_host(gram, xp, device, accumulation_dtype(xp, device))
         moments.n_samples = self.n_samples_seen_
         moments.widths = (V.shape[0],)
-        del self._eigenpairs
+        moments._set_scales([math.sqrt(top)])
         return moments
 
     def _n_kept(self, lam, max_components):
@@ -467,122 +648,6 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         share = np.cumsum(lam) / lam.sum()
         return int(min(np.searchsorted(share, nc, side="left") + 1, rank))
 
-    # -- feature-learning measures (spec sections 2 and 4) -----------------
-
-    def measures(self, X, y=None, outputs=None, *, target="onehot"):
-        """Quality, utility and CKA-MF of the eigenfunctions on a sample.
-
-        One pass over the rows of ``[X | Y | outputs]``: the eigenfunctions'
-        Gram matrix is ``W^T (X^T X) W`` for the fitted map ``E = X W``, so they
-        are never evaluated.  Same formulas as
-        :func:`~skfeat.metrics.projection_measures` and
-        :func:`~skfeat.metrics.cka_mf`.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (m, n_features_in_)
-            Features ``Phi`` of an evaluation (held-out) sample.
-        y : array-like of shape (m,) or (m, t), default=None
-            Class labels or regression targets; quality measures when given.
-        outputs : array-like of shape (m, C) or (m,), default=None
-            Learned outputs; utility measures and ``cka_mf`` when given.
-        target : {"onehot", "centered"}, default="onehot"
-            Target encoding, see :func:`~skfeat.metrics.cumulative_quality`.
-
-        Returns
-        -------
-        measures : :class:`~sklearn.utils.Bunch`
-            ``feature_quality``, ``cumulative_quality``, ``target_rank`` (with
-            ``y``); ``feature_utility``, ``cumulative_utility``,
-            ``output_rank`` and ``cka_mf`` of ``X`` (with ``outputs``).
-        """
-        from .metrics._projection import measures_from_features
-
-        check_is_fitted(self)
-        if target not in ("onehot", "centered"):
-            raise ValueError(f"target must be 'onehot' or 'centered'; got {target!r}.")
-        X = self._validate(X, reset=False, min_samples=2)
-        coef = to_host(self.components_, namespace_and_device(self.components_)[0])
-        lam = to_host(self.eigenvalues_, namespace_and_device(self.eigenvalues_)[0])
-        return measures_from_features(
-            X, coef.T / np.sqrt(lam), y=y, outputs=outputs, target=target
-        )
-
-    def quality(self, X, y, *, target="onehot"):
-        """Cumulative quality ``Q(k)``, ``k = 1..n_components_``, on a sample.
-
-        Equals ``cumulative_quality(self.transform(X), y)`` (one pass over
-        ``[X | Y]``, without evaluating the eigenfunctions).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (m, n_features_in_)
-            Features of an evaluation sample.
-        y : array-like of shape (m,) or (m, t)
-            Class labels or regression targets.
-        target : {"onehot", "centered"}, default="onehot"
-            Target encoding, see :func:`~skfeat.metrics.cumulative_quality`.
-
-        Returns
-        -------
-        cumulative_quality : ndarray of shape (n_components_,)
-            Entry ``k - 1`` is ``Q(k)``.
-        """
-        return self.measures(X, y, target=target).cumulative_quality
-
-    def utility(self, X, outputs):
-        """Cumulative utility ``U(k)``, ``k = 1..n_components_``, on a sample.
-
-        Equals ``cumulative_utility(self.transform(X), outputs)``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (m, n_features_in_)
-            Features of an evaluation sample.
-        outputs : array-like of shape (m, C) or (m,)
-            Learned outputs on the same sample.
-
-        Returns
-        -------
-        cumulative_utility : ndarray of shape (n_components_,)
-            Entry ``k - 1`` is ``U(k)``.
-        """
-        return self.measures(X, outputs=outputs).cumulative_utility
-
-    def score(self, X, y, *, target="onehot"):
-        """Quality score: share of the target space captured by ``r`` eigenfunctions.
-
-        ``Q(r) / r`` with ``r`` the number of target dimensions (``C`` classes
-        for one-hot labels), in ``[0, 1]``, greater is better; the same value
-        as the ``"quality"`` scorer of :func:`skfeat.metrics.get_scorer`, so
-        model selection on a pipeline ending in this estimator works with
-        ``scoring=None``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (m, n_features_in_)
-            Features of an evaluation sample.
-        y : array-like of shape (m,) or (m, t)
-            Class labels or regression targets.
-        target : {"onehot", "centered"}, default="onehot"
-            Target encoding, see :func:`~skfeat.metrics.cumulative_quality`.
-
-        Returns
-        -------
-        score : float
-            ``Q(min(r, n_components_)) / r``.
-        """
-        from .metrics._projection import score_at
-
-        if y is None:
-            raise ValueError(
-                "FeatureSpectrum.score needs the targets y (class labels or a "
-                "target matrix): it is the cumulative quality at k = number of "
-                "target dimensions."
-            )
-        result = self.measures(X, y, target=target)
-        return score_at(result.cumulative_quality, result.target_rank)
-
     def _fit_randomized(self, X):
         from ._randomized import randomized_eigh
 
@@ -597,7 +662,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"n_components={nc} must be at most min(n_samples, n_features)"
                 f"={min(X.shape)}."
             )
-        lam, V = randomized_eigh(
+        lam, V, scale = randomized_eigh(
             X,
             nc,
             n_oversamples=self.n_oversamples,
@@ -606,48 +671,100 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
         # Only the first n_components Nystrom eigenvalues are accurate; rank_
         # and effective_dimension_ are taken over those.
-        self._set_spectrum(lam[:nc], V[:, :nc], X)
-        # Top eigenpairs alone cannot rebuild X^T X for partial_fit.
-        del self._eigenpairs
-
-    def _validate_dask(self, X, *, reset, min_samples):
-        """Run the checks of ``validate_data`` on a dask array, lazily."""
-        from sklearn.utils.validation import _check_feature_names, _check_n_features
-
-        if X.ndim != 2:
-            raise ValueError(f"Expected a 2-D dask array; got shape {X.shape}.")
-        if X.dtype.kind in "biu":
-            X = X.astype(np.float64)
-        elif X.dtype not in (np.float32, np.float64):
-            raise TypeError(
-                f"FeatureSpectrum needs real numbers; got dask dtype {X.dtype}."
-            )
-        if np.isnan(X.shape[0]):
-            raise ValueError(
-                "The dask array has unknown chunk sizes; call "
-                "X.compute_chunk_sizes() first."
-            )
-        if X.shape[0] < min_samples:
-            raise ValueError(
-                f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while "
-                f"a minimum of {min_samples} is required by FeatureSpectrum."
-            )
-        if X.shape[1] == 0:
-            raise ValueError("Found array with 0 feature(s); at least 1 needed.")
-        _check_n_features(self, X, reset=reset)
-        _check_feature_names(self, X, reset=reset)
-        # Whole rows per block, and the finiteness check of validate_data
-        # deferred to the pass that reads each block anyway.
-        return X.rechunk({1: -1}).map_blocks(_check_finite_block, dtype=X.dtype)
+        self._set_spectrum(lam[:nc], V[:, :nc], scale, X.shape[0], X)
 
     def _transform_dask(self, X):
         import dask.array as da
 
-        W = to_host(self.components_, np).T / np.sqrt(to_host(self.eigenvalues_, np))
+        W = to_host(self.components_).T / np.sqrt(to_host(self.eigenvalues_))
         W = da.from_array(W.astype(X.dtype), chunks=W.shape)
+        X = X.rechunk({1: -1}).map_blocks(_check_finite_block, dtype=X.dtype)
         return da.blockwise(
             _project_block, "ik", X, "ij", W, "jk", dtype=X.dtype, concatenate=True
         )
+
+
+def _check_choice(value, constraint, name):
+    if not constraint.is_satisfied_by(value):
+        raise ValueError(f"{name} must be {constraint}; got {value!r}.")
+
+
+def _true_eigenvalues(lam, scale, dtype):
+    """``lam * scale^2`` as float64, checked to fit ``dtype``."""
+    info = np.finfo(np.float32 if "32" in str(dtype) else np.float64)
+    with np.errstate(over="ignore", under="ignore"):
+        true = lam * scale**2
+    top = math.log2(lam[0]) + 2 * math.log2(scale)
+    bottom = math.log2(lam[-1]) + 2 * math.log2(scale) if lam[-1] > 0 else -math.inf
+    if top >= math.log2(float(info.max)):
+        raise ValueError(
+            f"The eigenvalues of these features (up to 2^{top:.0f}) overflow "
+            f"{info.dtype}: cast the features to float64, or rescale them."
+        )
+    if bottom < math.log2(float(info.tiny)):
+        raise ValueError(
+            f"The eigenvalues of these features (down to 2^{bottom:.0f}) underflow "
+            f"{info.dtype}: cast the features to float64, or rescale them."
+        )
+    return true
+
+
+def _signed(V):
+    """Columns of ``V`` signed so that each one's largest-magnitude entry is > 0.
+
+    Deterministic across backends and runs; computed where ``V`` lives.
+    """
+    if isinstance(V, np.ndarray):
+        pivot = np.argmax(np.abs(V), axis=0)
+        return V * np.sign(V[pivot, np.arange(V.shape[1])])
+    xp, device = namespace_and_device(V)
+    p, k = V.shape
+    pivot = xp.argmax(xp.abs(V), axis=0)
+    flat = xp.reshape(V, (-1,))
+    index = pivot * k + xp.arange(k, device=device, dtype=pivot.dtype)
+    return V * xp.sign(xp.take(flat, index))
+
+
+def _like(array, X, xp, device):
+    """Return a small result in ``X``'s namespace, device and dtype."""
+    if isinstance(array, np.ndarray):
+        return from_host(array, xp, device, X.dtype)
+    return xp.astype(array, X.dtype)
+
+
+def _solve_moments(moments):
+    """Eigenpairs of ``Phi^T Phi / n`` from moments: ``(lam, V, scale)``.
+
+    Solved on the accumulator's device in float64 (its ``eigh``), or on the
+    host for devices without float64; eigenvalues are in units of
+    ``scale^2`` (the block's scale, see :class:`~skfeat._moments.Moments`).
+    """
+    lam, V = device_eigh(moments.gram / moments.n_samples)
+    return lam, V, float(moments.scales[0])
+
+
+def device_eigh(G):
+    """Eigenpairs of a symmetric matrix, largest first, where ``G`` lives.
+
+    float64 on the device when it has float64 (numpy: numpy's LAPACK
+    ``syevd``; torch / CuPy: their ``linalg.eigh``); devices without float64
+    (Apple MPS) solve on the host in float64 and move the result back.
+    """
+    xp, device = namespace_and_device(G)
+    if is_numpy_namespace(xp) or isinstance(G, np.ndarray):
+        # numpy's eigh runs on the same BLAS thread pool as the X^T X products
+        # just before it; scipy ships its own OpenBLAS, whose threads contend
+        # with numpy's still-spinning ones (the fit was 1.6x slower on 2 cores).
+        lam, V = np.linalg.eigh(np.asarray(G, dtype=np.float64))
+        return lam[::-1], V[:, ::-1]
+    if accumulation_dtype(xp, device) != xp.float64:
+        lam, V = np.linalg.eigh(to_host(G))
+        return (
+            from_host(lam[::-1].copy(), xp, device, G.dtype),
+            from_host(V[:, ::-1], xp, device, G.dtype),
+        )
+    lam, V = xp.linalg.eigh(xp.astype(G, xp.float64))
+    return xp.flip(lam, axis=0), xp.flip(V, axis=1)
 
 
 def _prefers_randomized(n, p, n_components):
@@ -680,24 +797,64 @@ def _project_block(block, W):
 
 
 def _dual_eigh(X):
-    """Eigenpairs of X^T X / n through the n x n Gram matrix (for p > n)."""
+    """Eigenpairs of X^T X / n through the n x n Gram matrix (for p > n).
+
+    ``K = X X^T`` is the second moment of ``X^T`` (rows = features), so it is
+    accumulated by :class:`~skfeat._moments.Moments` over column chunks of
+    ``X`` (range-safe, float64 sums).  Then ``v_k = X^T u_k / s_k`` where
+    ``X`` lives, re-orthonormalised by Cholesky-QR of the ``k x k`` Gram of
+    those columns (twice; never a Householder QR of the ``p x k`` block).
+    Returns ``(lam, V, scale)``.
+    """
     n = X.shape[0]
+    Xt = X.T.tocsr() if sp.issparse(X) else X.T
+    moments = Moments(with_sums=False, name="Phi").update(Xt)
+    mu, U = device_eigh(moments.gram / n)
+    scale = float(moments.scales[0])
+    mu_host = np.clip(to_host(mu), 0.0, None)
+    keep = int(np.count_nonzero(mu_host > 0))
+    if keep == 0:
+        return mu_host[:1], U[:, :1], scale
+    # v_k = X^T u_k / (sqrt(n mu_k) scale), computed where X lives (the
+    # scale divides the weights: X itself is never rescaled in memory).
+    weights = 1.0 / (np.sqrt(n * mu_host[:keep]) * scale)
+    uxp, udevice = namespace_and_device(U)
+    U = U[:, :keep] * from_host(weights, uxp, udevice, U.dtype)[None, :]
     xp, device = namespace_and_device(X)
-    K = to_host(X @ X.T, xp) / n
-    mu, U = np.linalg.eigh(K)
-    mu, U = np.clip(mu[::-1], 0.0, None), U[:, ::-1]
-    keep = mu > 0
-    # v_k = X^T u_k / s_k with s_k = sqrt(n mu_k): computed where X lives.
-    U_dev = from_host(U[:, keep] / np.sqrt(n * mu[keep]), xp, device, X.dtype)
-    # Re-orthonormalise in float64 (float32 products lose a few digits); R is
-    # close to the identity, so its diagonal signs keep each column's sign.
-    V, R = np.linalg.qr(to_host(X.T @ U_dev, xp))
-    return mu[keep], V * np.sign(np.diag(R))
+    U = _like(U, X, xp, device)
+    with np.errstate(all="ignore"):
+        V = X.T @ U
+    if is_dask(X):
+        V = np.asarray(V.compute(), dtype=np.float64)
+    return mu_host[:keep], _orthonormalise(V), scale
+
+
+def _orthonormalise(V):
+    """Cholesky-QR, twice: ``V R^-1`` from the ``k x k`` Gram ``V^T V``.
+
+    Columns that Cholesky cannot resolve (a rounding-level residue) fall back
+    to the host's Householder QR of the thin block, which is exact.
+    """
+    xp, device = namespace_and_device(V)
+    for _ in range(2):
+        gram = to_host(V.T @ V) if not isinstance(V, np.ndarray) else V.T @ V
+        gram = np.asarray(gram, dtype=np.float64)
+        try:
+            R = np.linalg.cholesky(gram).T
+        except np.linalg.LinAlgError:
+            Q, R = np.linalg.qr(to_host(V))
+            return _like(Q * np.sign(np.diag(R)), V, xp, device)
+        R_inv = np.linalg.inv(R)
+        V = V @ _like(R_inv, V, xp, device)
+    return V
 
 
 def _host_svd(X):
-    """Exact route: thin SVD of X in float64 on the host."""
-    xp, _ = namespace_and_device(X)
-    Xh = to_host(X, xp)
-    _, s, Vt = np.linalg.svd(Xh, full_matrices=False)
-    return s, Vt
+    """Exact route: thin SVD of X in float64 on the host: ``(lam, V, scale)``."""
+    Xh = to_host(X)
+    top = float(np.max(np.abs(Xh))) if Xh.size else 0.0
+    if not math.isfinite(top):
+        raise ValueError("X contains NaN or infinity.")
+    scale = 2.0 ** round(math.log2(top)) if top > 0 else 1.0
+    _, s, Vt = np.linalg.svd(Xh / scale, full_matrices=False)
+    return s**2 / X.shape[0], Vt.T, scale

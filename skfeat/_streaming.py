@@ -15,8 +15,9 @@ from numbers import Integral
 from sklearn.base import clone
 from sklearn.utils._param_validation import Interval, validate_params
 
-from ._moments import Moments, row_chunks
+from ._moments import Moments
 from ._spectrum import FeatureSpectrum
+from .utils._rows import row_chunks
 
 __all__ = ["fit_from_batches"]
 
@@ -98,13 +99,11 @@ def fit_from_batches(batches, spectrum=None, *, batch_size=None):
             array[rows, ...]
             for rows in row_chunks(array.shape[0], array.shape[1], batch_size)
         )
-    moments = Moments(with_sums=False)
+    moments = Moments(with_sums=False, name="Phi")
     last = None
     for batch in batches:
         # Finiteness is checked on each batch's X^T X by Moments.update.
-        last = spectrum._validate(
-            batch, reset=last is None, min_samples=1, finite=False
-        )
+        last = spectrum._validate(batch, reset=last is None, min_samples=1)
         moments.update(last)
     if last is None:
         raise ValueError("fit_from_batches got no batch: the iterable is empty.")
@@ -113,8 +112,4 @@ def fit_from_batches(batches, spectrum=None, *, batch_size=None):
             f"fit_from_batches needs at least 2 samples in all; got "
             f"{moments.n_samples}."
         )
-    spectrum._moments = moments
-    spectrum.n_samples_seen_ = moments.n_samples
-    spectrum.solver_ = "gram"
-    spectrum._solve_gram(last)
-    return spectrum
+    return spectrum._fit_from_moments(moments, last)

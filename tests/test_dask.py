@@ -72,8 +72,8 @@ def test_moments_blockwise_tree_reduction(client):
 def test_gram_product_dask(client):
     X = features(n=500, p=9, dtype=np.float32)
     Q = np.random.default_rng(2).normal(size=(9, 4))
-    Z = gram_product(da.from_array(X, chunks=(70, 9)), Q)
-    np.testing.assert_allclose(Z, gram_product(X, Q.astype(np.float32)), rtol=1e-5)
+    Z, _ = gram_product(da.from_array(X, chunks=(70, 9)), Q)
+    np.testing.assert_allclose(Z, gram_product(X, Q.astype(np.float32))[0], rtol=1e-5)
 
 
 @pytest.mark.parametrize("solver", ["gram", "dual", "svd"])
@@ -83,11 +83,16 @@ def test_fit_transform_equal_numpy(client, solver):
     ref = FeatureSpectrum(solver=solver).fit(X)
     est = FeatureSpectrum(solver=solver).fit(Xd)
     assert isinstance(est.eigenvalues_, np.ndarray)
-    np.testing.assert_allclose(est.eigenvalues_, ref.eigenvalues_, rtol=1e-10)
-    np.testing.assert_allclose(est.components_, ref.components_, atol=1e-10)
+    # Same sums in another order: equal to float64 rounding of lambda_1.
+    np.testing.assert_allclose(
+        est.eigenvalues_, ref.eigenvalues_, rtol=1e-10, atol=1e-14
+    )
+    # Eigenvectors of the smallest eigenvalues (~1e-8 lambda_1, close to each
+    # other) move by eps * lambda_1 / gap when the sums are reordered.
+    np.testing.assert_allclose(est.components_, ref.components_, atol=1e-7)
     E = est.transform(Xd)
     assert isinstance(E, da.Array) and E.chunks[0] == Xd.chunks[0]
-    np.testing.assert_allclose(E.compute(), ref.transform(X), atol=1e-10)
+    np.testing.assert_allclose(E.compute(), ref.transform(X), atol=1e-6)
     assert est.n_samples_seen_ == len(X) and est.n_features_in_ == X.shape[1]
 
 
@@ -131,11 +136,11 @@ def test_dask_bad_input(client):
         est.transform(da.from_array(bad, chunks=20)).compute()
     with pytest.raises(ValueError, match="5 features"):
         est.transform(da.from_array(X[:, :4], chunks=20))
-    with pytest.raises(ValueError, match="minimum of 2"):
+    with pytest.raises(ValueError, match="at least 2"):
         FeatureSpectrum().fit(da.from_array(X[:1], chunks=1))
     with pytest.raises(ValueError, match="2-D"):
         FeatureSpectrum().fit(da.from_array(X[:, 0], chunks=20))
-    with pytest.raises(TypeError, match="real numbers"):
+    with pytest.raises(TypeError, match="Complex"):
         FeatureSpectrum().fit(da.from_array(X.astype(complex), chunks=20))
     unknown = da.from_array(X, chunks=20)
     unknown = unknown[unknown[:, 0] > -10]

@@ -87,3 +87,33 @@ def test_gallery_example_spectrum_trained_vs_frozen_runs(monkeypatch):
     assert utility.get_ydata()[9] == pytest.approx(10, abs=0.05)
     assert quality.get_ydata()[9] > 6
     plt.close("all")
+
+
+def _readme_block(heading):
+    """The first ```python block after ``heading`` in the README."""
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    section = text.split(heading, 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_own_network_block_runs_as_pasted(capsys):
+    """Regression: the block used undefined names (net, train_one_epoch)."""
+    pytest.importorskip("torch")
+    plt.close("all")
+    namespace = {}
+    exec(compile(_readme_block("## Your own network"), "README.md", "exec"), namespace)
+    tracker = namespace["tracker"]
+    epochs = [record["epoch"] for record in tracker.history]
+    # The tracker's convention: before training, every 5th epoch, the final one.
+    assert epochs == [0, 5, 10, 15, 20]
+    assert "cka_mf" in capsys.readouterr().out
+    plt.close("all")
+
+
+def test_readme_model_selection_block_runs():
+    namespace = {}
+    exec(
+        compile(_readme_block("## Measures and model selection"), "README.md", "exec"),
+        namespace,
+    )
+    assert namespace["search"].best_params_ == {"featurespectrum__n_components": 4}

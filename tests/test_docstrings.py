@@ -10,6 +10,7 @@ numpydoc_validate = pytest.importorskip("numpydoc.validate")
 PUBLIC_MODULES = [
     "skfeat",
     "skfeat.metrics",
+    "skfeat.inspection",
     "skfeat.datasets",
     "skfeat.torch",
     "skfeat.plotting",

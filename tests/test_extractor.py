@@ -166,7 +166,7 @@ def test_iterable_dataset_of_unknown_length(cnn, images):
 
 
 def test_torch_output_stays_tensor(cnn, images):
-    extractor = FeatureExtractor(cnn, output="torch").fit(images)
+    extractor = FeatureExtractor(cnn, array_type="torch").fit(images)
     Phi = extractor.transform(torch.from_numpy(images))
     assert isinstance(Phi, torch.Tensor) and Phi.device.type == "cpu"
     assert Phi.shape == (len(images), 6)
@@ -324,7 +324,7 @@ def test_clone_gives_independent_module(cnn, images):
 def test_torch_output_into_spectrum_with_array_api_dispatch(cnn, images):
     import sklearn
 
-    pipe = make_pipeline(FeatureExtractor(cnn, output="torch"), FeatureSpectrum())
+    pipe = make_pipeline(FeatureExtractor(cnn, array_type="torch"), FeatureSpectrum())
     with sklearn.config_context(array_api_dispatch=True):
         E = pipe.fit(torch.from_numpy(images)).transform(torch.from_numpy(images))
     assert isinstance(E, torch.Tensor) and E.dtype == torch.float32
@@ -337,7 +337,7 @@ def test_torch_output_into_spectrum_with_array_api_dispatch(cnn, images):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_device_output_and_pickle(cnn, images):
     cpu = FeatureExtractor(copy_module(cnn)).fit(images).transform(images)
-    extractor = FeatureExtractor(cnn, device="cuda", output="torch").fit(images)
+    extractor = FeatureExtractor(cnn, device="cuda", array_type="torch").fit(images)
     Phi = extractor.transform(images)
     assert Phi.device.type == "cuda"
     np.testing.assert_allclose(Phi.cpu().numpy(), cpu, rtol=1e-4, atol=1e-4)

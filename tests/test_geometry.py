@@ -2,6 +2,9 @@
 
 import numpy as np
 import pytest
+from _naive import geometry as naive_geometry
+from _naive import linearity, target_matrix
+from _naive import rank_share as naive_rank
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -9,65 +12,11 @@ from skfeat.metrics import (
     ClassMoments,
     NeuralCollapse,
     between_class_discrimination,
-    layerwise_report,
     neural_collapse,
     numerical_rank,
-    plot_layerwise,
     target_linearity,
     within_class_compression,
 )
-
-# -- naive references: explicit dense matrices, float64, written from the spec --
-
-
-def naive_geometry(H, y):
-    H = np.asarray(H, dtype=np.float64)
-    classes = np.unique(y)
-    K, n = classes.size, H.shape[0]
-    means = np.array([H[y == c].mean(axis=0) for c in classes])
-    grand = H.mean(axis=0)
-    centred_rows = H - means[np.searchsorted(classes, y)]
-    sigma_w = centred_rows.T @ centred_rows / n
-    M = means - grand
-    sigma_b = M.T @ M / K
-    unit = means / np.linalg.norm(means, axis=1, keepdims=True)
-    cos = unit @ unit.T
-    off = ~np.eye(K, dtype=bool)
-    var = np.array(
-        [np.mean(np.sum((H[y == c] - m) ** 2, axis=1)) for c, m in zip(classes, means)]
-    )
-    pairs = [
-        (var[i] + var[j]) / (2 * np.sum((means[i] - means[j]) ** 2))
-        for i in range(K)
-        for j in range(i + 1, K)
-    ]
-    gram = M @ M.T
-    etf = (np.eye(K) - 1 / K) / np.sqrt(K - 1)
-    norms = np.linalg.norm(M, axis=1)
-    dists = ((H[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
-    return {
-        "compression": np.trace(sigma_w) / np.trace(sigma_b),
-        "discrimination": 1 - cos[off].max(),
-        "nc1": np.trace(sigma_w @ np.linalg.pinv(sigma_b, rcond=1e-10)) / K,
-        "nc2_equinorm": norms.std() / norms.mean(),
-        "nc2_etf": np.linalg.norm(gram / np.linalg.norm(gram) - etf),
-        "cdnv": np.mean(pairs),
-        "M": M,
-        "ncc": classes[np.argmin(dists, axis=1)],
-    }
-
-
-def naive_rank(H, threshold):
-    s = np.linalg.svd(np.asarray(H, dtype=np.float64), compute_uv=False)
-    return int(np.argmax(np.cumsum(s) / s.sum() >= threshold - 1e-12) + 1)
-
-
-def naive_linearity(H, y):
-    classes = np.unique(y)
-    Y = (y[:, None] == classes[None, :]).astype(float)
-    Y -= Y.mean(axis=0)
-    P = H @ np.linalg.pinv(H)  # n x n projector: fine on a test-sized sample
-    return 1 - np.sum((Y - P @ Y) ** 2) / np.sum(Y**2)
 
 
 def blobs(n=90, p=6, K=3, spread=0.5, seed=0, offset=1.0):
@@ -100,17 +49,56 @@ def test_measures_match_naive_dense(seed):
         ref["discrimination"], rel=1e-10
     )
     W = np.random.default_rng(seed).normal(size=ref["M"].shape)
+    ref = naive_geometry(H, y, weights=W)
     preds = np.roll(y, 1)
     nc = neural_collapse(H, y, weights=W, predictions=preds)
     assert isinstance(nc, NeuralCollapse)
     assert nc.nc1 == pytest.approx(ref["nc1"], rel=1e-8)
-    assert nc.nc2_equinorm == pytest.approx(ref["nc2_equinorm"], rel=1e-10)
-    assert nc.nc2_etf == pytest.approx(ref["nc2_etf"], rel=1e-10)
-    assert nc.cdnv == pytest.approx(ref["cdnv"], rel=1e-10)
-    nc3 = np.sum((W / np.linalg.norm(W) - ref["M"] / np.linalg.norm(ref["M"])) ** 2)
-    assert nc.nc3 == pytest.approx(nc3, rel=1e-10)
+    for name in (
+        "nc2_equinorm",
+        "nc2_equiangularity",
+        "nc2_max_angle",
+        "nc2_etf",
+        "cdnv",
+        "nc3",
+        "nc3_etf",
+    ):
+        assert getattr(nc, name) == pytest.approx(ref[name], rel=1e-9), name
     assert nc.nc4 == pytest.approx(np.mean(ref["ncc"] != preds))
-    assert set(nc.to_dict()) == {"nc1", "nc2_equinorm", "nc2_etf", "nc3", "nc4", "cdnv"}
+    assert set(nc.to_dict()) == {
+        "nc1", "nc2_equinorm", "nc2_equiangularity", "nc2_max_angle", "nc2_etf",
+        "nc3", "nc3_etf", "nc4", "cdnv",
+    }  # fmt: skip
+
+
+def test_equinorm_uses_the_reference_codes_ddof_one():
+    """Papyan, Han and Donoho's code: torch.std (ddof=1) over the mean."""
+    means = np.array([[1.0, 0.0], [0.0, 2.0], [-3.0, 0.0], [0.0, -4.0], [5.0, 5.0]])
+    H = np.repeat(means, 2, axis=0)
+    y = np.repeat(np.arange(5), 2)
+    norms = np.linalg.norm(means - means.mean(axis=0), axis=1)
+    nc = neural_collapse(H, y)
+    assert nc.nc2_equinorm == pytest.approx(norms.std(ddof=1) / norms.mean())
+    # The factor sqrt(K / (K - 1)) between the two conventions (+11.8 % at K=5).
+    assert nc.nc2_equinorm / (norms.std() / norms.mean()) == pytest.approx(
+        np.sqrt(5 / 4)
+    )
+
+
+def test_global_mean_of_class_means_for_imbalanced_classes():
+    H, y = blobs(n=90, K=3, seed=4)
+    keep = (y != 0) | (np.arange(90) % 5 == 0)  # class 0 rare
+    H, y = H[keep], y[keep]
+    for global_mean in ("samples", "classes"):
+        ref = naive_geometry(H, y, global_mean=global_mean)
+        nc = neural_collapse(H, y, global_mean=global_mean)
+        assert nc.nc1 == pytest.approx(ref["nc1"], rel=1e-8)
+        assert nc.nc2_etf == pytest.approx(ref["nc2_etf"], rel=1e-9)
+    assert neural_collapse(H, y).nc2_etf != pytest.approx(
+        neural_collapse(H, y, global_mean="classes").nc2_etf
+    )
+    with pytest.raises(ValueError, match="global_mean"):
+        neural_collapse(H, y, global_mean="median")
 
 
 def test_nc1_when_p_exceeds_classes_and_samples():
@@ -125,7 +113,7 @@ def test_numerical_rank_matches_svd(threshold):
     rng = np.random.default_rng(0)
     H = rng.normal(size=(50, 8)) @ np.diag(2.0 ** -np.arange(8))
     y = np.arange(50) % 2
-    assert numerical_rank(H, threshold=threshold) == naive_rank(H, threshold)
+    assert numerical_rank(H, rank_share=threshold) == naive_rank(H, threshold)
     assert ClassMoments().update(H, y).numerical_rank(threshold) == naive_rank(
         H, threshold
     )
@@ -134,7 +122,7 @@ def test_numerical_rank_matches_svd(threshold):
 def test_numerical_rank_of_low_rank_features():
     rng = np.random.default_rng(1)
     H = rng.normal(size=(40, 3)) @ rng.normal(size=(3, 10))
-    assert numerical_rank(H, threshold=1.0) == 3
+    assert numerical_rank(H, rank_share=1.0) == 3
 
 
 def test_labels_of_any_type_and_order():
@@ -338,7 +326,7 @@ def test_array_api_backends(backend, dispatch):
     nc = neural_collapse(Hx, yx, predictions=yx)
     assert nc.nc1 == pytest.approx(ref["nc1"], rel=1e-8)
     assert nc.nc4 == pytest.approx(np.mean(ref["ncc"] != y))
-    assert target_linearity(Hx, yx) == pytest.approx(naive_linearity(H, y), rel=1e-10)
+    assert target_linearity(Hx, yx) == pytest.approx(_naive_linearity(H, y), rel=1e-10)
     assert numerical_rank(Hx) == naive_rank(H, 0.95)
 
 
@@ -420,8 +408,8 @@ def test_bad_weights_predictions_and_features():
         acc.update(H[:, :3], y)
     with pytest.raises(ValueError, match="No samples"):
         ClassMoments().within_class_compression()
-    with pytest.raises(ValueError, match="threshold"):
-        numerical_rank(H, threshold=0.0)
+    with pytest.raises(ValueError, match="rank_share"):
+        numerical_rank(H, rank_share=0.0)
 
 
 def test_failed_update_leaves_the_state_unchanged():
@@ -445,99 +433,6 @@ def test_input_is_not_mutated():
     np.testing.assert_array_equal(y, y0)
 
 
-# -- layerwise report -------------------------------------------------------------
-
-
-class StandIn:
-    """A FeatureExtractor stand-in: three 'layers' of growing collapse."""
-
-    def __init__(self, shrink=(1.0, 0.3, 0.05)):
-        self.shrink = shrink
-
-    def extract(self, X):
-        H, y = X
-        means = np.array([H[y == c].mean(axis=0) for c in np.unique(y)])
-        return {
-            f"layer{i}": means[y] + s * (H - means[y])
-            for i, s in enumerate(self.shrink)
-        }
-
-
-def test_layerwise_report_columns_and_values():
-    pd = pytest.importorskip("pandas")
-    H, y = blobs(n=60, p=5, K=3, seed=9)
-    report = layerwise_report(StandIn(), (H, y), y)
-    assert isinstance(report, pd.DataFrame)
-    assert list(report.columns) == [
-        "layer", "depth", "p", "compression", "discrimination",
-        "numerical_rank", "nc1", "target_linearity", "D_lambda", "Q_C",
-    ]  # fmt: skip
-    assert report["layer"].tolist() == ["layer0", "layer1", "layer2"]
-    # Shrinking the within-class part by s scales compression by s^2.
-    ratios = report["compression"].to_numpy() / report["compression"].iloc[0]
-    np.testing.assert_allclose(ratios, np.array([1.0, 0.3, 0.05]) ** 2, rtol=1e-9)
-    np.testing.assert_allclose(report["nc1"] / report["nc1"].iloc[0], ratios, rtol=1e-7)
-    layer = StandIn().extract((H, y))["layer1"]
-    row = report.iloc[1]
-    assert row["compression"] == pytest.approx(naive_geometry(layer, y)["compression"])
-    assert row["target_linearity"] == pytest.approx(naive_linearity(layer, y))
-    assert row["numerical_rank"] == naive_rank(layer, 0.95)
-    from skfeat import FeatureSpectrum
-
-    assert row["D_lambda"] == pytest.approx(
-        FeatureSpectrum().fit(layer).effective_dimension_
-    )
-
-
-def test_layerwise_report_as_list_and_errors():
-    H, y = blobs(n=30, p=4, K=3)
-    rows = layerwise_report(StandIn(), (H, y), y, as_frame=False)
-    assert isinstance(rows, list) and rows[2]["depth"] == 3
-    with pytest.raises(TypeError, match="extract"):
-        layerwise_report(object(), H, y)
-
-    class Empty:
-        def extract(self, X):
-            return {}
-
-    with pytest.raises(ValueError, match="no layers"):
-        layerwise_report(Empty(), H, y)
-
-
-def test_layerwise_report_flattens_conv_maps():
-    rng = np.random.default_rng(0)
-    y = np.arange(20) % 2
-    maps = rng.normal(size=(20, 2, 3, 3)) + y[:, None, None, None]
-
-    class Conv:
-        def extract(self, X):
-            return {"conv": maps}
-
-    row = layerwise_report(Conv(), None, y, as_frame=False)[0]
-    assert row["p"] == 18
-    flat = maps.reshape(20, -1)
-    assert row["compression"] == pytest.approx(naive_geometry(flat, y)["compression"])
-
-
-def test_plot_layerwise():
-    pytest.importorskip("matplotlib")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    H, y = blobs(n=30, p=4, K=3)
-    report = layerwise_report(StandIn(), (H, y), y, as_frame=False)
-    axes = plot_layerwise(report, ["compression", "discrimination"])
-    assert [a.get_yscale() for a in axes] == ["log", "linear"]
-    np.testing.assert_allclose(
-        axes[0].lines[0].get_ydata(), [r["compression"] for r in report]
-    )
-    with pytest.raises(ValueError, match="no column"):
-        plot_layerwise(report, ["missing"])
-    plt.close("all")
-
-
 def test_two_dimensional_predictions_are_a_clear_error():
     """Regression: (n, 2) predictions passed the row check and failed in a
     numpy broadcast ("operands could not be broadcast together")."""
@@ -549,8 +444,16 @@ def test_two_dimensional_predictions_are_a_clear_error():
 @pytest.mark.parametrize(
     "weights, error, match",
     [
-        (np.ones((3, 6)) + 1j, TypeError, "weights must hold real numbers"),
-        (np.full((3, 6), "1.0"), TypeError, "weights must hold real numbers"),
+        (
+            np.ones((3, 6)) + 1j,
+            TypeError,
+            "weights (must hold real numbers|holds complex)",
+        ),
+        (
+            np.full((3, 6), "1.0"),
+            TypeError,
+            "weights (must hold real numbers|holds complex)",
+        ),
         ([[1.0, 2.0], [3.0]], ValueError, "weights could not be read"),
     ],
 )
@@ -574,3 +477,7 @@ def test_predictions_with_other_labels_are_a_clear_error():
     nearest = np.argmin(((H[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
     expected = np.mean(nearest != preds)
     assert neural_collapse(H, y, predictions=preds).nc4 == pytest.approx(expected)
+
+
+def _naive_linearity(H, y):
+    return linearity(H, target_matrix(y))

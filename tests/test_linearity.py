@@ -1,20 +1,14 @@
 """Target linearity against an explicit n x n projector (small samples only)."""
 
+import warnings
+
 import numpy as np
 import pytest
+from _naive import linearity as naive_linearity
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skfeat.metrics import ClassMoments, target_linearity
-
-
-def naive_linearity(H, Y):
-    """1 - ||Y - P_H Y||^2 / ||Y - Ybar||^2 with P_H = H H^+ (dense, float64)."""
-    H = np.asarray(H, dtype=np.float64)
-    Y = np.asarray(Y, dtype=np.float64).reshape(len(H), -1)
-    Y = Y - Y.mean(axis=0)
-    P = H @ np.linalg.pinv(H)
-    return 1 - np.sum((Y - P @ Y) ** 2) / np.sum(Y**2)
 
 
 def one_hot(y):
@@ -45,9 +39,13 @@ def test_regression_targets_match_dense_projector(shape):
 
 def test_target_type_overrides_auto():
     H, _ = sample()
-    t = np.arange(40.0) % 4  # integer-valued floats: 'multiclass' to sklearn
-    as_classes = target_linearity(H, t)
+    t = np.arange(40.0) % 4  # whole-number floats: a guess, said with a warning
+    with pytest.warns(UserWarning, match="whole numbers.*4 class labels"):
+        as_classes = target_linearity(H, t)
     assert as_classes == pytest.approx(naive_linearity(H, one_hot(t)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert target_linearity(H, t, target_type="classes") == as_classes
     as_values = target_linearity(H, t, target_type="values")
     assert as_values == pytest.approx(naive_linearity(H, t))
     assert as_values != pytest.approx(as_classes)
@@ -125,7 +123,7 @@ def test_dask_regression_targets():
 @pytest.mark.parametrize(
     "H, y, error, match",
     [
-        (np.ones((4, 2)), np.zeros(4), ValueError, "at least 2 classes"),
+        (np.ones((4, 2)), np.zeros(4, dtype=int), ValueError, "at least 2 classes"),
         (np.ones((4, 2)), np.full(4, 2.5), ValueError, "constant"),
         (np.ones((4, 2)), [0, 1, 0], ValueError, "3 entries, but H has 4"),
         (np.ones((4, 2)), [0.5, np.nan, 1.0, 2.0], ValueError, "NaN"),

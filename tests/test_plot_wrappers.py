@@ -1,4 +1,4 @@
-"""The plotting shortcuts draw through the Displays: same artists, one way to plot."""
+"""One way to plot: the shortcuts (tracker.plot) draw through the Displays."""
 
 import subprocess
 import sys
@@ -10,7 +10,6 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from skfeat.metrics import plot_layerwise  # noqa: E402
 from skfeat.plotting import LayerDisplay, TrainingDisplay  # noqa: E402
 
 
@@ -45,10 +44,9 @@ def _artists(axes):
     ]
 
 
-def test_plot_layerwise_draws_the_layer_display():
-    axes = plot_layerwise(REPORT, ["compression", "nc1"])
+def test_layer_display_places_layers_at_their_depth():
     display = LayerDisplay.from_history(REPORT, metrics=["compression", "nc1"])
-    assert _artists(axes) == _artists(display.axes_)
+    axes = display.axes_
     # Layers sit at their depth, so fits against depth overlay the panels.
     np.testing.assert_array_equal(axes[0].lines[0].get_xdata(), [1, 2, 3])
     np.testing.assert_array_equal(axes[1].lines[0].get_ydata(), [2.0, 0.5, 0.1])
@@ -56,14 +54,18 @@ def test_plot_layerwise_draws_the_layer_display():
     assert [ax.get_yscale() for ax in axes] == ["log", "log"]
 
 
-def test_plot_layerwise_on_given_axes_and_bad_input():
+def test_layer_display_on_given_axes_and_bad_input():
     _, given = plt.subplots(1, 2)
-    axes = plot_layerwise(REPORT, ["compression", "nc1"], ax=given)
-    assert list(axes) == list(given)
-    with pytest.raises(ValueError, match="no column"):
-        plot_layerwise(REPORT, ["D_q"])
+    display = LayerDisplay.from_history(
+        REPORT, metrics=["compression", "nc1"], axes=given
+    )
+    assert list(display.axes_) == list(given)
+    with pytest.raises(ValueError, match="unknown metric"):
+        LayerDisplay.from_history(REPORT, metrics=["D_q"])
     with pytest.raises(ValueError, match="2 panel"):
-        plot_layerwise(REPORT, ["compression", "nc1"], ax=given[:1])
+        LayerDisplay.from_history(
+            REPORT, metrics=["compression", "nc1"], axes=given[:1]
+        )
 
 
 def test_layer_display_depth_positions():

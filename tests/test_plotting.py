@@ -12,7 +12,8 @@ from hypothesis.extra.numpy import arrays
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from _naive_measures import naive_cumulative  # noqa: E402
+from _naive import cumulative_projection as naive_cumulative  # noqa: E402
+from _naive import hill  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -30,14 +31,6 @@ from skfeat.plotting import (  # noqa: E402
 def _close_figures():
     yield
     plt.close("all")
-
-
-def _naive_hill(v):
-    """exp(entropy) of v / sum(v), written out."""
-    v = np.asarray(v, dtype=np.float64)
-    v = v[v > 0]
-    pi = v / v.sum()
-    return float(np.exp(-np.sum(pi * np.log(pi))))
 
 
 def _features(n=120, p=8, seed=0):
@@ -59,7 +52,7 @@ def test_importing_skfeat_does_not_import_matplotlib():
 def test_spectrum_display_draws_eigenvalues_on_log_scale():
     Phi = _features()
     display = SpectrumDisplay.from_estimator(
-        FeatureSpectrum().fit(Phi), n_classes=3, name="run"
+        FeatureSpectrum().fit(Phi), n_classes=3, name="run", drop_first=False
     )
     # Independent reference: squared singular values of the uncentred Phi over n.
     expected = np.linalg.svd(Phi, compute_uv=False) ** 2 / len(Phi)
@@ -73,8 +66,31 @@ def test_spectrum_display_draws_eigenvalues_on_log_scale():
     # k = C marked by a vertical line at x = 3.
     assert list(display.class_line_.get_xdata()) == [3, 3]
     labels = [t.get_text() for t in display.ax_.get_legend().get_texts()]
-    d_lambda = 1 + _naive_hill(expected[1:])
+    d_lambda = 1 + hill(expected[1:])
     assert labels == [f"run ($D_\\lambda$ = {d_lambda:.1f})", "$k = C = 3$"]
+
+
+def test_spectrum_display_reads_the_spectrum_as_d_lambda_does():
+    """By default: shares among lambda_2.. from k = 2, lambda_1 marked apart.
+
+    With lambda_1 carrying most of tr G, a flat (extended-feature) spectrum
+    lies above a concentrated one after k = C, as D_lambda says.
+    """
+    lam = np.array([90.0, 4.0, 3.0, 2.0, 1.0])
+    display = SpectrumDisplay.from_eigenvalues(lam, n_classes=2, name="run")
+    np.testing.assert_array_equal(display.line_.get_xdata(), [2, 3, 4, 5])
+    np.testing.assert_allclose(display.line_.get_ydata(), lam[1:] / lam[1:].sum())
+    np.testing.assert_array_equal(display.first_marker_.get_xdata(), [1])
+    np.testing.assert_allclose(display.first_marker_.get_ydata(), [90.0 / 10.0])
+    assert display.first_marker_.get_markerfacecolor() == "none"
+    label = display.ax_.get_legend().get_texts()[0].get_text()
+    assert (
+        label
+        == f"run ($D_\\lambda$ = {1 + hill(lam[1:]):.1f}, $\\lambda_1$ 90% of tr $G$)"
+    )
+    flat = SpectrumDisplay.from_eigenvalues([94.0, 1.5, 1.5, 1.5, 1.5], ax=display.ax_)
+    # After k = C the flat spectrum lies above the concentrated one.
+    assert flat.line_.get_ydata()[-1] > display.line_.get_ydata()[-1]
 
 
 def test_spectrum_display_second_run_shares_axes_without_duplicate_marks():
@@ -84,7 +100,8 @@ def test_spectrum_display_second_run_shares_axes_without_duplicate_marks():
     )
     assert second.ax_ is first.ax_
     assert second.class_line_ is None
-    assert len(first.ax_.get_lines()) == 3  # two curves, one k = C line
+    # Two curves, their two lambda_1 marks, one k = C line.
+    assert len(first.ax_.get_lines()) == 5
     labels = [t.get_text() for t in first.ax_.get_legend().get_texts()]
     # Runs first, the reference mark last.
     assert [label.split(" ")[0] for label in labels] == ["a", "b", "$k"]
@@ -92,7 +109,7 @@ def test_spectrum_display_second_run_shares_axes_without_duplicate_marks():
 
 def test_spectrum_display_normalize_and_zero_eigenvalues():
     display = SpectrumDisplay.from_eigenvalues(
-        [6.0, 3.0, 1.0, 0.0], normalize=True, xscale="log"
+        [6.0, 3.0, 1.0, 0.0], drop_first=False, normalize=True, xscale="log"
     )
     # The zero eigenvalue cannot be drawn on a log axis: it is left out.
     np.testing.assert_array_equal(display.line_.get_xdata(), [1, 2, 3])
@@ -103,14 +120,14 @@ def test_spectrum_display_normalize_and_zero_eigenvalues():
     assert "1" in ticks  # plain numbers on the log index axis, not 10^0
     # D_lambda is scale invariant and reported for the raw values.
     label = display.ax_.get_legend().get_texts()[0].get_text()
-    assert label == f"$D_\\lambda$ = {1 + _naive_hill([3.0, 1.0]):.1f}"
+    assert label == f"$D_\\lambda$ = {1 + hill([3.0, 1.0]):.1f}"
 
 
 def test_spectrum_display_accepts_a_pipeline_and_own_axes():
     Phi = _features()
     pipe = make_pipeline(StandardScaler(with_mean=False), FeatureSpectrum()).fit(Phi)
     fig, ax = plt.subplots()
-    display = SpectrumDisplay.from_estimator(pipe, ax=ax, color="red")
+    display = SpectrumDisplay.from_estimator(pipe, ax=ax, color="red", drop_first=False)
     assert display.ax_ is ax and display.figure_ is fig
     np.testing.assert_allclose(
         display.line_.get_ydata(), pipe[-1].eigenvalues_, rtol=1e-12
@@ -421,11 +438,19 @@ def test_training_display_from_a_real_tracker():
 )
 def test_spectrum_display_is_scale_invariant_when_normalised(values, scale):
     lam = np.sort(values)[::-1]
-    first = SpectrumDisplay.from_eigenvalues(lam, normalize=True)
-    second = SpectrumDisplay.from_eigenvalues(scale * lam, normalize=True)
+    first = SpectrumDisplay.from_eigenvalues(lam, drop_first=False, normalize=True)
+    second = SpectrumDisplay.from_eigenvalues(
+        scale * lam, drop_first=False, normalize=True
+    )
     np.testing.assert_allclose(first.line_.get_ydata(), lam / lam.sum())
     np.testing.assert_allclose(
         first.line_.get_ydata(), second.line_.get_ydata(), rtol=1e-12
+    )
+    # The default picture (shares among lambda_2..) is scale invariant too.
+    np.testing.assert_allclose(
+        SpectrumDisplay.from_eigenvalues(lam).line_.get_ydata(),
+        SpectrumDisplay.from_eigenvalues(scale * lam).line_.get_ydata(),
+        rtol=1e-12,
     )
     plt.close("all")
 
@@ -440,7 +465,9 @@ def test_displays_accept_torch_results_with_array_api_dispatch():
     expected = np.linalg.svd(Phi, compute_uv=False) ** 2 / 80
     with sklearn.config_context(array_api_dispatch=True):
         spectrum = FeatureSpectrum().fit(torch.from_numpy(Phi))
-        display = SpectrumDisplay.from_estimator(spectrum, n_classes=3)
+        display = SpectrumDisplay.from_estimator(
+            spectrum, n_classes=3, drop_first=False
+        )
         projection = ProjectionDisplay.from_estimator(
             spectrum, torch.from_numpy(Phi), torch.from_numpy(y)
         )

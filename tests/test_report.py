@@ -1,16 +1,19 @@
 """Tests of run files (save_run / load_run) and the ``skfeat report`` command."""
 
+import io
 import os
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
-from _naive_measures import naive_cka_mf, naive_cumulative
+from _naive import cka_mf as naive_cka_mf
+from _naive import cumulative_projection as naive_cumulative
 
 from skfeat import load_run, save_run, write_report
-from skfeat._report import RunFileError
 from skfeat.cli import main
+from skfeat.inspection import RunFileError
 
 
 def _arrays(n=60, m=40, p=6, n_classes=3, seed=0):
@@ -142,21 +145,65 @@ def test_load_run_rejects_bad_files_with_one_message(tmp_path, arrays, message):
 def test_load_run_rejects_non_npz_files(tmp_path):
     text = tmp_path / "notes.npz"
     text.write_text("not a zip file")
-    with pytest.raises(RunFileError, match="cannot read"):
+    with pytest.raises(RunFileError, match="not an .npz run file"):
         load_run(text)
     single = tmp_path / "one.npy"
     np.save(single, np.ones(3))
-    with pytest.raises(RunFileError, match="single .npy"):
+    with pytest.raises(RunFileError, match="not an .npz run file"):
         load_run(single)
     with pytest.raises(RunFileError, match="no such file"):
         load_run(tmp_path / "absent.npz")
+
+
+def test_load_run_truncated_corrupted_and_foreign_members(tmp_path):
+    """Regression: BadZipFile, zlib.error and non-.npy members leaked through."""
+    Phi_train, Phi_test, y_train, y_test, outputs = _arrays()
+    path = save_run(tmp_path / "run", Phi_train, Phi_test, y_train, y_test)
+    data = open(path, "rb").read()
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(data[: len(data) // 2])
+    compressed = tmp_path / "compressed.npz"
+    np.savez_compressed(
+        compressed,
+        Phi_train=Phi_train,
+        Phi_test=Phi_test,
+        y_train=y_train,
+        y_test=y_test,
+    )
+    raw = bytearray(compressed.read_bytes())
+    start = raw.find(b"Phi_test.npy") + 40
+    raw[start : start + 64] = bytes(64)  # the deflate stream of one member
+    corrupted = tmp_path / "corrupted.npz"
+    corrupted.write_bytes(bytes(raw))
+    foreign = tmp_path / "foreign.npz"
+    with zipfile.ZipFile(foreign, "w") as archive:
+        for key, value in (("Phi_train", Phi_train), ("Phi_test", Phi_test),
+                           ("y_train", y_train), ("y_test", y_test)):  # fmt: skip
+            buffer = io.BytesIO()
+            np.save(buffer, value)
+            archive.writestr(f"{key}.npy", buffer.getvalue())
+        archive.writestr("notes.txt", "hello")
+    for bad in (truncated, corrupted, foreign):
+        with pytest.raises(RunFileError) as info:
+            load_run(bad)
+        assert "\n" not in str(info.value) and str(bad) in str(info.value)
+    with pytest.raises(RunFileError, match="not a .npy array"):
+        load_run(foreign)
+
+
+def test_cli_report_on_a_non_npz_file_says_so_in_one_line(tmp_path, capsys):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    assert main(["report", str(text), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not an .npz run file" in err[0]
 
 
 @pytest.mark.parametrize("case", ["missing", "object", "rows", "typo", "nan"])
 def test_cli_exits_nonzero_with_one_line(tmp_path, capsys, case):
     arrays, message = {c[0]: c[1:] for c in _bad_runs()}[case]
     path = _write(tmp_path / "bad.npz", **arrays)
-    assert main(["report", path, "--out", str(tmp_path / "o")]) == 1
+    assert main(["report", path, "--out", str(tmp_path / "o")]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
@@ -175,7 +222,7 @@ def test_cli_process_prints_no_traceback(tmp_path):
         text=True,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
     assert "holds Python objects" in result.stderr
@@ -214,6 +261,7 @@ def test_report_writes_markdown_and_plots(tmp_path):
     text = (out / "report.md").read_text()
     header = next(line for line in text.splitlines() if line.startswith("| layer"))
     assert header.split("|")[3:-1] == [
+        " rank ",
         " D_λ ",
         " Q(C) ",
         " D_q ",
@@ -221,6 +269,9 @@ def test_report_writes_markdown_and_plots(tmp_path):
         " D_u ",
         " CKA-MF ",
         " regime ",
+        " compression ",
+        " NC1 ",
+        " TL ",
     ]
     rows = [line for line in text.splitlines() if line.startswith("| ")][1:]
     # The extra layer first (input side), the main feature map last.
@@ -230,7 +281,7 @@ def test_report_writes_markdown_and_plots(tmp_path):
     s = np.linalg.svd(Phi_train, compute_uv=False) ** 2
     pi = s[1:] / s[1:].sum()
     d_lambda = 1 + np.exp(-np.sum(pi * np.log(pi)))
-    assert rows[0].split("|")[3].strip() == f"{d_lambda:.3g}"
+    assert rows[0].split("|")[4].strip() == f"{d_lambda:.3g}"
     # Q(C), U(C) and CKA-MF equal naive dense computations on the test sample.
     _, s_train, Vt = np.linalg.svd(Phi_train, full_matrices=False)
     E = Phi_test @ Vt.T / (s_train / np.sqrt(len(Phi_train)))
@@ -238,10 +289,10 @@ def test_report_writes_markdown_and_plots(tmp_path):
     quality = naive_cumulative(E, np.eye(3)[y_test])[2]
     utility = naive_cumulative(E, outputs)[2]
     cka = naive_cka_mf(Phi_test, outputs)
-    assert cells[3] == f"{quality:.3g}"
-    assert cells[5] == f"{utility:.3g}"
-    assert cells[7] == f"{cka:.3g}"
-    assert cells[8] == ("MF" if cka <= 0.1 else "EF")
+    assert cells[4] == f"{quality:.3g}"
+    assert cells[6] == f"{utility:.3g}"
+    assert cells[8] == f"{cka:.3g}"
+    assert cells[9] == ("MF" if cka <= 0.1 else "EF")
     for image in ("spectrum.png", "projection.png", "layers.png"):
         assert f"]({image})" in text
         assert (out / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -281,11 +332,12 @@ def test_report_with_regression_targets(tmp_path):
     E = Phi_test @ Vt.T / (s / np.sqrt(50))
     row = next(line for line in text.splitlines() if line.startswith("| Phi"))
     quality_at_1 = naive_cumulative(E, y_test[:, None])[0]
-    assert row.split("|")[4].strip() == f"{quality_at_1:.3g}"
+    assert row.split("|")[5].strip() == f"{quality_at_1:.3g}"
 
 
 def test_n_components_option_limits_the_held_out_measures(tmp_path):
-    from skfeat.metrics import feature_measures
+    from skfeat import FeatureSpectrum
+    from skfeat.inspection import feature_record
 
     Phi_train, Phi_test, y_train, y_test, outputs = _arrays()
     path = save_run(
@@ -295,8 +347,10 @@ def test_n_components_option_limits_the_held_out_measures(tmp_path):
         main(["report", path, "--out", str(tmp_path / "o"), "--n-components", "2"]) == 0
     )
     text = (tmp_path / "o" / "report.md").read_text()
-    cut = feature_measures(Phi_train, Phi_test, y_test, outputs, n_components=2)
-    full = feature_measures(Phi_train, Phi_test, y_test, outputs)
+    cut = feature_record(
+        Phi_train, Phi_test, y_test, outputs, spectrum=FeatureSpectrum(2)
+    )
+    full = feature_record(Phi_train, Phi_test, y_test, outputs)
     assert cut["D_q"] != pytest.approx(full["D_q"])
     assert f"{cut['D_q']:.3g}" in text
     with pytest.raises(SystemExit):

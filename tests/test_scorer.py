@@ -71,7 +71,7 @@ def test_quality_scorer_value_equals_direct_computation(data):
     assert est.score(Phi[60:], y[60:]) == pytest.approx(expected, abs=1e-12)
     expected_k5 = cumulative_quality(E, y[60:])[4] / 3
     assert make_quality_scorer(k=5)(est, Phi[60:], y[60:]) == pytest.approx(expected_k5)
-    centred = cumulative_quality(E, y[60:], target="centered")[1] / 2
+    centred = cumulative_quality(E, y[60:], center_target=True)[1] / 2
     assert get_scorer("quality_centered")(est, Phi[60:], y[60:]) == pytest.approx(
         centred
     )
@@ -212,4 +212,4 @@ def test_bad_factory_arguments():
     with pytest.raises(ValueError, match="k"):
         make_quality_scorer(k=0)
     with pytest.raises(ValueError, match="target"):
-        make_quality_scorer(target="centred")
+        make_quality_scorer(target_type="centred")

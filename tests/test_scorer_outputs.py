@@ -194,7 +194,6 @@ def test_scorer_protocol():
 
 
 def test_cka_scorer_under_array_api_dispatch_with_torch():
-    pytest.importorskip("array_api_compat")
     rng = np.random.default_rng(0)
     Phi = rng.normal(size=(50, 4))
     F = Phi @ rng.normal(size=(4, 2)) + 0.3 * rng.normal(size=(50, 2))

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _naive import eigenfunctions, spectrum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
@@ -14,23 +15,6 @@ from sklearn.exceptions import NotFittedError
 from skfeat import FeatureSpectrum, eigenvalue_dimension
 
 SOLVERS = ["auto", "gram", "dual", "svd"]
-
-
-def naive_spectrum(X):
-    """Eigenpairs of X^T X / n from a dense float64 SVD, with the spec's sign rule."""
-    X = np.asarray(X, dtype=np.float64)
-    n = X.shape[0]
-    _, s, Vt = np.linalg.svd(X, full_matrices=False)
-    lam = s**2 / n
-    rank = int(np.sum(lam > lam[0] * max(X.shape) * np.finfo(np.float64).eps))
-    V = Vt[:rank].T
-    pivot = np.argmax(np.abs(V), axis=0)
-    V = V * np.sign(V[pivot, np.arange(rank)])
-    return lam[:rank], V
-
-
-def naive_eigenfunctions(X_new, lam, V):
-    return np.asarray(X_new, dtype=np.float64) @ V / np.sqrt(lam)
 
 
 def make_features(rng, n, p, decay=0.7, dtype=np.float64):
@@ -45,14 +29,12 @@ def make_features(rng, n, p, decay=0.7, dtype=np.float64):
 def test_matches_naive_svd(rng, solver, shape):
     X = make_features(rng, *shape)
     X_new = make_features(rng, 5, shape[1])
-    lam, V = naive_spectrum(X)
+    lam, V = spectrum(X)
     est = FeatureSpectrum(solver=solver).fit(X)
     assert est.n_components_ == est.rank_ == lam.size == min(shape)
     assert_allclose(est.eigenvalues_, lam, rtol=1e-9)
     assert_allclose(est.components_, V.T, atol=1e-8)
-    assert_allclose(
-        est.transform(X_new), naive_eigenfunctions(X_new, lam, V), atol=1e-8
-    )
+    assert_allclose(est.transform(X_new), eigenfunctions(X_new, lam, V), atol=1e-8)
     assert est.n_samples_seen_ == shape[0]
     assert est.n_features_in_ == shape[1]
 
@@ -77,7 +59,7 @@ def test_rank_deficient_and_duplicate_columns(rng, solver):
     A = rng.normal(size=(40, 3))
     X = np.hstack([A @ rng.normal(size=(3, 6)), A[:, [0, 0]]])  # rank 3, 8 columns
     est = FeatureSpectrum(solver=solver).fit(X)
-    lam, V = naive_spectrum(X)
+    lam, V = spectrum(X)
     assert lam.size == 3
     assert est.rank_ == est.n_components_ == 3
     assert_allclose(est.eigenvalues_, lam, rtol=1e-8)
@@ -90,7 +72,7 @@ def test_rank_deficient_and_duplicate_columns(rng, solver):
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_float32_in_float32_out_and_accurate(rng, solver):
     X = make_features(rng, 300, 10, decay=0.8, dtype=np.float32)
-    lam, V = naive_spectrum(X)
+    lam, V = spectrum(X)
     est = FeatureSpectrum(solver=solver).fit(X)
     assert est.eigenvalues_.dtype == np.float32
     assert est.components_.dtype == np.float32
@@ -98,7 +80,7 @@ def test_float32_in_float32_out_and_accurate(rng, solver):
     assert E.dtype == np.float32
     assert_allclose(est.eigenvalues_, lam, rtol=2e-4)
     assert_allclose(est.components_, V.T, atol=2e-3)
-    assert_allclose(E, naive_eigenfunctions(X, lam, V), atol=5e-3)
+    assert_allclose(E, eigenfunctions(X, lam, V), atol=5e-3)
 
 
 def test_sign_convention_deterministic(rng):
@@ -186,7 +168,7 @@ def test_effective_dimension_uses_full_spectrum(rng):
     X = make_features(rng, 100, 8)
     full = FeatureSpectrum().fit(X)
     cut = FeatureSpectrum(n_components=2).fit(X)
-    lam, _ = naive_spectrum(X)
+    lam, _ = spectrum(X)
     expected = eigenvalue_dimension(lam)
     assert full.effective_dimension_ == pytest.approx(expected, rel=1e-10)
     assert cut.effective_dimension_ == pytest.approx(expected, rel=1e-10)
@@ -197,7 +179,7 @@ def test_effective_dimension_uses_full_spectrum(rng):
 @pytest.mark.parametrize("share", [0.3, 0.5, 0.9, 0.999])
 def test_n_components_share(rng, share):
     X = make_features(rng, 100, 8)
-    lam, _ = naive_spectrum(X)
+    lam, _ = spectrum(X)
     expected = int(np.argmax(np.cumsum(lam) / lam.sum() >= share)) + 1
     assert FeatureSpectrum(n_components=share).fit(X).n_components_ == expected
 
@@ -298,12 +280,12 @@ def _good(rng):
     [
         (lambda X: np.where(X > 1, np.nan, X), ValueError, "NaN"),
         (lambda X: np.where(X > 1, np.inf, X), ValueError, "infinity"),
-        (lambda X: X[:0], ValueError, "0 sample"),
+        (lambda X: X[:0], ValueError, "no samples"),
         (lambda X: X[:1], ValueError, "1 sample"),
-        (lambda X: X[:, 0], ValueError, "Expected 2D array"),
+        (lambda X: X[:, 0], ValueError, "2-D array.*Reshape your data"),
         (lambda X: X[:, :0], ValueError, "0 feature"),
         (lambda X: X.astype(str), TypeError, "not strings"),
-        (lambda X: X.astype(object), ValueError, "could not convert|dtype"),
+        (lambda X: X.astype(object), TypeError, "object array holding strings"),
         (lambda X: X + 1j, ValueError, "Complex"),
         (lambda X: np.zeros_like(X), ValueError, "no numerically nonzero"),
     ],
@@ -362,7 +344,7 @@ def test_no_warning_on_clean_data(rng):
 @pytest.mark.parametrize(
     "bad, error, match",
     [
-        (np.ones((4, 3)) + 1j, TypeError, "real numbers"),
+        (np.ones((4, 3)) + 1j, TypeError, "Complex data not supported"),
         (np.ones((4, 3)).astype(str), TypeError, "real numbers"),
         (3.0, ValueError, "2-D"),
         ([[1.0, 2.0], [3.0]], ValueError, "could not be read"),

@@ -30,7 +30,8 @@ def _naive(Phi_train, Phi_test, y_test, F, C):
     Phi_train, Phi_test, F = (a.astype(np.float64) for a in (Phi_train, Phi_test, F))
     _, s, Vt = np.linalg.svd(Phi_train, full_matrices=False)
     lam = s**2 / len(Phi_train)
-    keep = lam > lam[0] * max(Phi_train.shape) * np.finfo(np.float32).eps
+    # The rank rule of float32 features: eigenvalues above eps32 * lambda_1.
+    keep = lam > lam[0] * np.finfo(np.float32).eps
     E = Phi_test @ Vt[keep].T / np.sqrt(lam[keep])
 
     def projector(A):
@@ -168,12 +169,46 @@ def test_bad_arguments(kwargs, match):
         )
 
 
-def test_n_components_must_be_positive():
-    with pytest.raises(ValueError, match="n_components"):
+def test_spectrum_must_be_a_template():
+    with pytest.raises(TypeError, match="spectrum"):
         FeatureTracker(
             np.zeros((4, 2)),
             [0, 1, 0, 1],
             np.zeros((4, 2)),
             [0, 1, 0, 1],
-            n_components=0,
+            spectrum=5,
         )
+
+
+def test_epoch_convention_records_before_and_after_once():
+    """Epoch 0 before training, every k-th epoch, and the last one, once each."""
+    X_train, y_train, X_test, y_test = _data()
+    net = _net()
+    tracker = FeatureTracker(X_train, y_train, X_test, y_test, every=5)
+    epochs = 7
+    tracker.update(net, 0)
+    for epoch in range(1, epochs + 1):
+        tracker.update(net, epoch, force=epoch == epochs)
+    assert [r["epoch"] for r in tracker.history] == [0, 5, 7]
+    # An epoch already recorded is not recorded again.
+    assert tracker.update(net, 7, force=True) is None
+    assert len(tracker.history) == 3
+
+
+def test_spectrum_options_and_geometry_reach_the_record():
+    from skfeat import FeatureSpectrum
+
+    X_train, y_train, X_test, y_test = _data()
+    net = _net()
+    tracker = FeatureTracker(
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        spectrum=FeatureSpectrum(n_components=4),
+        geometry=True,
+    )
+    (record,) = tracker.update(net, 0)
+    assert record["quality"].shape == (4,) and record["rank"] >= 4
+    for key in ("compression", "nc1", "target_linearity", "numerical_rank"):
+        assert key in record

@@ -10,8 +10,9 @@ from numbers import Real
 
 from sklearn.utils._param_validation import Interval, validate_params
 
+from skfeat.utils._validation import check_matrix, check_same_length
+
 from ._gram import GramBlocks, centred_cka, span_basis
-from ._validation import check_same_length, check_sample_matrix
 
 __all__ = ["cka_mf", "feature_regime", "linear_cka"]
 
@@ -61,10 +62,10 @@ def linear_cka(X, Y):
     >>> round(linear_cka(X, 3.0 * X), 12)
     1.0
     """
-    X = check_sample_matrix(X, "X", allow_1d=True)
-    Y = check_sample_matrix(Y, "Y", allow_1d=True)
+    X = check_matrix(X, "X", allow_1d=True, min_samples=2)
+    Y = check_matrix(Y, "Y", allow_1d=True, min_samples=2)
     check_same_length(("X", X), ("Y", Y))
-    grams = GramBlocks(X, Y)
+    grams = GramBlocks(X, Y, name="X")
     return centred_cka(
         grams.block(0, 0),
         grams.block(0, 1),
@@ -72,7 +73,7 @@ def linear_cka(X, Y):
         grams.block_sums(0),
         grams.block_sums(1),
         grams.n_samples,
-        grams.rtol(grams.gram.shape[0]),
+        grams.noise_rtol(),
     )
 
 
@@ -80,7 +81,7 @@ def cka_mf_from_grams(grams, features=0, outputs=1):
     """CKA-MF from the Gram blocks of ``[... Phi ... F ...]`` (one pass)."""
     gram_ff = grams.block(outputs, outputs)
     # Z = F W: an orthonormal basis of span(F), so Z Z^T is the projector P_F.
-    W = span_basis(gram_ff, grams.rtol(gram_ff.shape[0]))
+    W = span_basis(gram_ff, grams.span_rtol(outputs))
     cka = centred_cka(
         grams.block(features, features),
         grams.block(features, outputs) @ W,
@@ -88,14 +89,14 @@ def cka_mf_from_grams(grams, features=0, outputs=1):
         grams.block_sums(features),
         W.T @ grams.block_sums(outputs),
         grams.n_samples,
-        grams.rtol(grams.gram.shape[0]),
+        grams.noise_rtol(),
     )
     return 1.0 - cka
 
 
 def _checked_pair(Phi, outputs):
-    Phi = check_sample_matrix(Phi, "Phi")
-    F = check_sample_matrix(outputs, "outputs", allow_1d=True)
+    Phi = check_matrix(Phi, "Phi", min_samples=2)
+    F = check_matrix(outputs, "outputs", allow_1d=True, min_samples=2)
     check_same_length(("Phi", Phi), ("outputs", F))
     return Phi, F
 
@@ -133,8 +134,9 @@ def cka_mf(Phi, outputs):
     Notes
     -----
     The basis of ``span(F)`` is rank-revealing (numpy ``matrix_rank``'s rule on
-    the Gram matrix, as everywhere in skfeat).  Computed from the Gram matrix
-    of ``[Phi | F]`` and its column sums, one pass over the rows; never an
+    the singular values of ``F``, as for every span in skfeat).  Computed from
+    the Gram matrix of ``[Phi | F]`` and its column sums, one pass over the
+    rows; never an
     ``m x m`` array.
 
     References
@@ -153,7 +155,7 @@ def cka_mf(Phi, outputs):
     0.0
     """
     Phi, F = _checked_pair(Phi, outputs)
-    return cka_mf_from_grams(GramBlocks(Phi, F))
+    return cka_mf_from_grams(GramBlocks(Phi, F, name="Phi"))
 
 
 @validate_params(

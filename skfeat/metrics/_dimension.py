@@ -6,7 +6,7 @@ import numpy as np
 from scipy.special import entr
 from sklearn.utils._param_validation import validate_params
 
-from ._validation import check_vector
+from skfeat.utils._validation import check_vector
 
 __all__ = ["effective_dimension", "eigenvalue_dimension"]
 
@@ -103,6 +103,10 @@ def eigenvalue_dimension(eigenvalues, *, drop_first=True):
         )
     if not drop_first:
         return _hill(lam, "eigenvalues")
+    if not np.any(lam > 0):
+        raise ValueError(
+            "eigenvalues has no positive entry; its dimension is undefined."
+        )
     rest = lam[1:]
     if not np.any(rest > 0):
         return 1.0
@@ -113,6 +117,9 @@ def _hill(v, name):
     positive = v[v > 0]
     if positive.size == 0:
         raise ValueError(f"{name} has no positive entry; its dimension is undefined.")
+    # Divided by the largest entry first: the sum of entries near the float
+    # maximum would overflow.
+    positive = positive / positive.max()
     pi = positive / positive.sum()
     # entr(0) = 0: entries that underflow to 0 after normalising add nothing.
     return float(math.exp(np.sum(entr(pi))))

@@ -15,29 +15,36 @@ than the class means), which is exactly the regime these measures are for.
 Changing references is an exact rank-K correction, which is also how two
 accumulators of disjoint rows merge.
 
+The state is kept in units of a power of two near the largest magnitude seen
+(1 for features of ordinary size), so that features of any representable
+size give the same (scale-invariant) measures: squares of float32 features
+above ``1e19`` would overflow, below ``1e-19`` lose their digits.
+
 Nothing ever forms an ``n x n`` matrix; the pseudo-inverse of ``Sigma_B``
 comes from the thin SVD of the ``K x p`` matrix of centred class means.
 """
 
+import math
 from dataclasses import asdict, dataclass
 from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from skfeat._moments import Moments
-from skfeat.utils._array_api import (
-    _is_dask,
-    dtype_eps,
-    from_host,
-    namespace_and_device,
-    to_host,
+from skfeat.utils._array_api import from_host, is_dask, namespace_and_device, to_host
+from skfeat.utils._rank import EPS64, dtype_eps, span_rtol
+from skfeat.utils._rows import iter_row_blocks
+from skfeat.utils._validation import (
+    check_labels,
+    check_matrix,
+    check_n_samples,
+    check_real_dtype,
+    read_host,
 )
 
-from ._blocks import check_features, check_rows, iter_row_blocks, labels_to_host
-from ._linearity import linearity_from_moments
-from ._validation import check_real_dtype, host_array
+from ._gram import linearity_from_moments
 
 __all__ = [
     "ClassMoments",
@@ -48,11 +55,10 @@ __all__ = [
     "within_class_compression",
 ]
 
-_REFERENCES = (
-    "Wang, Li, Yaras, Zhu, Balzano, Hu, Qu. Understanding deep representation "
-    "learning via layerwise feature compression and discrimination, "
-    "arXiv:2311.02960."
-)
+# Features whose largest magnitude lies within 2^+-LIMIT of 1 are accumulated
+# as they are: their squares and sums of squares stay far inside the range of
+# the dtype (float32: 2^+-60 ~ 1e+-18).
+_PLAIN_RANGE = {np.dtype(np.float32): 30, np.dtype(np.float64): 200}
 
 
 class ClassMoments:
@@ -62,7 +68,7 @@ class ClassMoments:
     ``merge(other)`` adds an accumulator of disjoint rows (dask partitions,
     processes).  The geometry measures are then read off the moments; they equal
     the batch functions (:func:`within_class_compression`, ...) on all rows, to
-    float rounding.
+    float rounding.  A call that fails leaves the accumulator as it was.
 
     Parameters
     ----------
@@ -88,9 +94,10 @@ class ClassMoments:
     Notes
     -----
     The row products run where ``H`` lives (numpy, torch, cupy,
-    array-api-strict; dask arrays block by block); each chunk's ``(p + K + 1)``
-    square Gram matrix then moves to the host, where the state is kept in
-    float64.  Memory: one ``p x p`` matrix plus ``O(K p)``.
+    array-api-strict; scipy sparse chunk by chunk; dask arrays blockwise on
+    the workers, summed by dask's tree reduction); each chunk's
+    ``(p + K + 1)``-square Gram matrix then moves to the host, where the state
+    is kept in float64.  Memory: one ``p x p`` matrix plus ``O(K p)``.
 
     Examples
     --------
@@ -110,17 +117,19 @@ class ClassMoments:
         self.chunk_rows = chunk_rows
         self._labels = []  # in order of first appearance
         self._index = {}
-        self._scatter = None  # sum_i (h_i - c_{y_i})(h_i - c_{y_i})^T
-        self._sums = None  # row k: sum over class k of (h - c_k)
-        self._sqnorms = None  # sum over class k of ||h - c_k||^2
+        self._scatter = None  # sum_i (h_i - c_{y_i})(h_i - c_{y_i})^T / scale^2
+        self._sums = None  # row k: sum over class k of (h - c_k) / scale
+        self._sqnorms = None  # sum over class k of ||h - c_k||^2 / scale^2
         self._counts = None
-        self._refs = None  # reference point c_k of each class
-        self._eps = 0.0  # machine epsilon of the widest-error dtype seen
+        self._refs = None  # reference point c_k of each class (true units)
+        self._scale = 1.0
+        self._dtype = None  # the least precise dtype of the features seen
         if classes is not None:
-            labels = labels_to_host(classes, "classes")
-            if labels.ndim != 1 or len(np.unique(labels)) != len(labels):
+            labels = check_labels(classes, "classes")
+            if len(np.unique(labels)) != len(labels):
                 raise ValueError("classes must be a 1-D array of distinct labels.")
-            self._new_labels(list(labels))
+            self._labels = list(labels.tolist())
+            self._index = {label: i for i, label in enumerate(self._labels)}
 
     # -- accumulation -------------------------------------------------------
 
@@ -139,54 +148,36 @@ class ClassMoments:
         self : ClassMoments
             The updated accumulator.
         """
-        H, xp, device = check_features(H)
-        y = labels_to_host(y)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D class labels; got shape {y.shape}.")
-        check_rows(H.shape[0], y)
+        H = check_matrix(H, "H")
+        y = check_labels(y)
+        check_n_samples(y, H.shape[0], "y")
         p = H.shape[1]
-        if self._scatter is None:
-            self._scatter = np.zeros((p, p))
-            self._grow(p)
-        elif p != self.n_features_:
+        if self._scatter is not None and p != self.n_features_:
             raise ValueError(
                 f"H has {p} features, but earlier updates had {self.n_features_}."
             )
-        codes = self._encode(y)
-        if _is_dask(H):
-            return self.merge(_dask_moments(H, y, self.chunk_rows))
+        labels, index = self._with_labels(y)
+        codes = np.array([index[v] for v in y.tolist()], dtype=np.intp)
+        scale = max(self._scale, _scale_of(H))
         present, first, local = np.unique(codes, return_index=True, return_inverse=True)
-        refs = self._refs[present].copy()
-        fresh = self._counts[present] == 0
-        if np.any(fresh):
+        old = 0 if self._counts is None else self._counts.size
+        known = np.array([i < old and self._counts[i] > 0 for i in present])
+        refs = np.zeros((present.size, p))
+        if np.any(known):
+            refs[known] = self._refs[present[known]]
+        if not np.all(known):
             # A class's reference is its first sample: then h - c_k is of the
             # size of the within-class spread, and its scatter loses no digits.
-            refs[fresh] = _rows_to_host(H, xp, device, first[fresh])
-        # One Moments for the whole call: the products accumulate where H
-        # lives, and only one (p + K + 1)-square matrix comes to the host.
-        moments, K, refs_dev = Moments(), present.size, None
-        for rows, chunk in iter_row_blocks(H, xp, p + K + 1, self.chunk_rows):
-            cxp, cdev = namespace_and_device(chunk)
-            if refs_dev is None:
-                # float32 data: the references are rows of it, so exact.
-                refs_dev = from_host(refs, cxp, cdev, chunk.dtype)
-            codes_dev = cxp.asarray(local[rows], device=cdev)
-            shifted = chunk - cxp.take(refs_dev, codes_dev, axis=0)
-            onehot = cxp.astype(
-                codes_dev[:, None] == cxp.arange(K, device=cdev)[None, :], chunk.dtype
-            )
-            sq = cxp.sum(shifted * shifted, axis=1)[:, None]
-            moments.update(shifted, onehot, sq)
-            self._eps = max(self._eps, dtype_eps(chunk.dtype))
-        G = to_host(moments.gram, namespace_and_device(moments.gram)[0])
+            refs[~known] = _rows_to_host(H, first[~known])
+        G = _shifted_moments(H, local, refs, scale, self.chunk_rows)
+        K = present.size
         counts = np.rint(np.diag(G[p : p + K, p : p + K])).astype(np.int64)
+        # Everything that can fail has run: commit.
+        self._commit_labels(labels, index, p)
+        self._rescale(scale)
+        self._dtype = _least_precise(self._dtype, H.dtype)
         self._add(
-            present,
-            G[:p, :p],
-            G[p : p + K, :p],
-            counts,
-            G[p : p + K, p + K],
-            to_host(refs_dev, namespace_and_device(refs_dev)[0]),
+            present, G[:p, :p], G[p : p + K, :p], counts, G[p : p + K, p + K], refs
         )
         return self
 
@@ -207,32 +198,80 @@ class ClassMoments:
             raise TypeError(f"Can only merge a ClassMoments; got {type(other)}.")
         if other._scatter is None:
             return self
-        if self._scatter is None:
-            self._scatter = np.zeros_like(other._scatter)
-            self._grow(other.n_features_)
-        elif other.n_features_ != self.n_features_:
+        if self._scatter is not None and other.n_features_ != self.n_features_:
             raise ValueError(
                 f"Cannot merge moments of {other.n_features_} features into "
                 f"moments of {self.n_features_}."
             )
-        seen = other._counts > 0
-        idx = self._encode(np.asarray(other._labels, dtype=object)[seen])
+        seen = np.flatnonzero(other._counts > 0)
+        theirs = np.empty(len(other._labels), dtype=object)
+        theirs[:] = other._labels
+        labels, index = self._with_labels(theirs[seen])
+        idx = np.array([index[v] for v in theirs[seen].tolist()], dtype=np.intp)
+        scale = max(self._scale, other._scale)
+        self._commit_labels(labels, index, other.n_features_)
+        self._rescale(scale)
+        self._dtype = _least_precise(self._dtype, other._dtype)
+        ratio = other._scale / scale
         self._add(
             idx,
-            other._scatter,
-            other._sums[seen],
+            other._scatter * ratio**2,
+            other._sums[seen] * ratio,
             other._counts[seen],
-            other._sqnorms[seen],
+            other._sqnorms[seen] * ratio**2,
             other._refs[seen],
         )
-        self._eps = max(self._eps, other._eps)
         return self
 
+    def _with_labels(self, y):
+        """Labels and index after ``y``, without changing ``self``."""
+        new = [u for u in dict.fromkeys(np.asarray(y).tolist()) if u not in self._index]
+        if new and self.classes is not None:
+            raise ValueError(
+                f"y has labels {new[:5]} that are not in classes={self.classes!r}."
+            )
+        labels = self._labels + new
+        index = dict(self._index)
+        index.update({label: len(self._labels) + i for i, label in enumerate(new)})
+        kinds = {isinstance(label, str) for label in labels}
+        if len(kinds) > 1:
+            raise TypeError(
+                "The labels mix strings and numbers across updates; use labels of "
+                "one kind."
+            )
+        return labels, index
+
+    def _commit_labels(self, labels, index, p):
+        self._labels, self._index = labels, index
+        K = len(labels)
+        old = 0 if self._counts is None else self._counts.size
+        extra = K - old
+        if self._scatter is None:
+            self._scatter = np.zeros((p, p))
+        if old == 0:
+            self._sums, self._refs = np.zeros((K, p)), np.zeros((K, p))
+            self._sqnorms, self._counts = np.zeros(K), np.zeros(K, dtype=np.int64)
+        elif extra:
+            self._sums = np.vstack([self._sums, np.zeros((extra, p))])
+            self._refs = np.vstack([self._refs, np.zeros((extra, p))])
+            self._sqnorms = np.concatenate([self._sqnorms, np.zeros(extra)])
+            self._counts = np.concatenate([self._counts, np.zeros(extra, np.int64)])
+
+    def _rescale(self, scale):
+        """Move the state to units of ``scale`` (a power of two, >= the old)."""
+        if scale == self._scale:
+            return
+        ratio = self._scale / scale
+        self._scatter *= ratio**2
+        self._sums *= ratio
+        self._sqnorms *= ratio**2
+        self._scale = scale
+
     def _add(self, idx, scatter, sums, counts, sqnorms, refs):
-        """Add moments taken relative to ``refs`` to classes ``idx``."""
+        """Add moments (in units of the state) taken relative to ``refs``."""
         fresh = self._counts[idx] == 0
         self._refs[idx[fresh]] = refs[fresh]
-        delta = refs - self._refs[idx]
+        delta = (refs - self._refs[idx]) / self._scale
         if np.any(delta):
             # (h - c) = (h - r) + (r - c): an exact rank-K change of reference.
             weighted = delta * counts[:, None]
@@ -244,38 +283,6 @@ class ClassMoments:
         np.add.at(self._sums, idx, sums)
         np.add.at(self._sqnorms, idx, sqnorms)
         np.add.at(self._counts, idx, counts)
-
-    def _encode(self, y):
-        uniq, inverse = np.unique(y, return_inverse=True)
-        new = [u for u in uniq.tolist() if u not in self._index]
-        if new:
-            if self.classes is not None:
-                raise ValueError(
-                    f"y has labels {new[:5]} that are not in classes={self.classes!r}."
-                )
-            self._new_labels(new)
-        lookup = np.array([self._index[u] for u in uniq.tolist()], dtype=np.intp)
-        return lookup[inverse.reshape(-1)]
-
-    def _new_labels(self, labels):
-        for label in labels:
-            self._index[label] = len(self._labels)
-            self._labels.append(label)
-        if self._scatter is not None:
-            self._grow(self.n_features_)
-
-    def _grow(self, p):
-        K = len(self._labels)
-        old = 0 if self._counts is None else self._counts.size
-        extra = K - old
-        if old == 0:
-            self._sums, self._refs = np.zeros((K, p)), np.zeros((K, p))
-            self._sqnorms, self._counts = np.zeros(K), np.zeros(K, dtype=np.int64)
-        elif extra:
-            self._sums = np.vstack([self._sums, np.zeros((extra, p))])
-            self._refs = np.vstack([self._refs, np.zeros((extra, p))])
-            self._sqnorms = np.concatenate([self._sqnorms, np.zeros(extra)])
-            self._counts = np.concatenate([self._counts, np.zeros(extra, np.int64)])
 
     # -- state --------------------------------------------------------------
 
@@ -297,13 +304,20 @@ class ClassMoments:
     @property
     def counts_(self):
         """Samples per class, in the order of ``classes_``."""
+        if self._counts is None:
+            return np.zeros(0, dtype=np.int64)
         return self._counts[self._order()]
 
     @property
     def means_(self):
         """Class means ``mu_k`` (host float64), in the order of ``classes_``."""
-        o = self._order()
-        return self._refs[o] + self._sums[o] / self._counts[o, None]
+        if self._counts is None:
+            return np.zeros((0, 0))
+        return self._scaled_means(self._order()) * self._scale
+
+    def _scaled_means(self, order):
+        counts = self._counts[order, None]
+        return self._refs[order] / self._scale + self._sums[order] / counts
 
     def _labels_array(self):
         labels = np.empty(len(self._labels), dtype=object)
@@ -318,10 +332,13 @@ class ClassMoments:
         labels = self._labels_array()[seen]
         return seen[np.argsort(labels, kind="stable")]
 
-    def _stats(self):
-        """Class geometry from the moments (host float64)."""
+    def _check_started(self):
         if self._counts is None or self.n_samples_ == 0:
             raise ValueError("No samples seen yet; call update(H, y) first.")
+
+    def _stats(self, global_mean="samples"):
+        """Class geometry from the moments (host float64, units of the state)."""
+        self._check_started()
         o = self._order()
         if o.size < 2:
             raise ValueError(
@@ -329,14 +346,17 @@ class ClassMoments:
                 f"y has only {o.size} ({self.classes_.tolist()})."
             )
         counts = self._counts[o].astype(np.float64)
-        sums, refs = self._sums[o], self._refs[o]
+        sums = self._sums[o]
         n = counts.sum()
-        means = refs + sums / counts[:, None]
+        means = self._scaled_means(o)
         # A class of one sample has zero spread about its own mean: its
         # covariance (divided by n_k, not n_k - 1) is zero.
         variances = (self._sqnorms[o] - np.sum(sums**2, axis=1) / counts) / counts
         variances = np.clip(variances, 0.0, None)
-        grand_mean = counts @ means / n
+        if global_mean == "classes":
+            grand_mean = means.mean(axis=0)
+        else:
+            grand_mean = counts @ means / n
         centred = means - grand_mean
         return counts, n, means, variances, centred
 
@@ -348,8 +368,9 @@ class ClassMoments:
         return (self._scatter - sums.T @ (sums / counts[:, None])) / counts.sum()
 
     def _uncentred_gram(self):
-        """``H^T H`` (p x p): the scatter moved to reference point 0."""
-        refs, sums, counts = self._refs, self._sums, self._counts
+        """``H^T H`` (p x p, units of the state): the scatter moved to 0."""
+        refs = self._refs / self._scale
+        sums, counts = self._sums, self._counts
         return (
             self._scatter
             + refs.T @ sums
@@ -387,25 +408,26 @@ class ClassMoments:
         np.fill_diagonal(cosines, -np.inf)
         return float(1.0 - np.clip(cosines.max(), -1.0, 1.0))
 
-    def numerical_rank(self, threshold=0.95):
+    def numerical_rank(self, rank_share=0.95):
         """Numerical rank of ``H`` (uncentred); see :func:`numerical_rank`.
 
         Parameters
         ----------
-        threshold : float, default=0.95
+        rank_share : float, default=0.95
             Share of the sum of singular values to reach, in ``(0, 1]``.
 
         Returns
         -------
         rank : int
-            Smallest ``k`` with ``sum_{i<=k} s_i / sum_i s_i >= threshold``.
+            Smallest ``k`` with ``sum_{i<=k} s_i / sum_i s_i >= rank_share``.
         """
-        if self._scatter is None:
-            raise ValueError("No samples seen yet; call update(H, y) first.")
-        eps = max(self._eps, np.finfo(np.float64).eps)
-        return _rank_from_gram(self._uncentred_gram(), threshold, self.n_samples_, eps)
+        self._check_started()
+        _check_share(rank_share)
+        return rank_from_gram(
+            self._uncentred_gram(), rank_share, self.n_samples_, self._dtype
+        )
 
-    def neural_collapse(self, weights=None):
+    def neural_collapse(self, weights=None, *, global_mean="samples"):
         """NC1, NC2, NC3 and CDNV; see :func:`neural_collapse`.
 
         NC4 needs a second pass over the features: see
@@ -415,19 +437,28 @@ class ClassMoments:
         ----------
         weights : array-like of shape (n_classes, n_features), default=None
             Read-out weights, one row per class in the order of ``classes_``.
+        global_mean : {"samples", "classes"}, default="samples"
+            ``mu_G`` as the mean of all samples, or of the class means.
 
         Returns
         -------
         result : NeuralCollapse
             The measures (``nc4`` is None).
         """
-        counts, n, means, variances, centred = self._stats()
-        K, p = centred.shape
+        if global_mean not in ("samples", "classes"):
+            raise ValueError(
+                f"global_mean must be 'samples' or 'classes'; got {global_mean!r}."
+            )
+        counts, n, means, variances, centred = self._stats(global_mean)
+        duality = None if weights is None else _check_weights(weights, centred.shape)
         return NeuralCollapse(
             nc1=self._nc1(centred),
             nc2_equinorm=_equinorm(centred),
-            nc2_etf=_etf_error(centred),
-            nc3=None if weights is None else _self_duality(weights, centred),
+            nc2_equiangularity=_equiangularity(centred),
+            nc2_max_angle=_max_angle(centred),
+            nc2_etf=_etf_error(centred @ centred.T),
+            nc3=None if duality is None else _self_duality(duality, centred),
+            nc3_etf=None if duality is None else _etf_error(duality @ centred.T),
             nc4=None,
             cdnv=_cdnv(means, variances),
         )
@@ -450,7 +481,7 @@ class ClassMoments:
             np.diag(counts),
             counts,
             n,
-            max(self._eps, np.finfo(np.float64).eps),
+            span_rtol(self._dtype, int(n), gram.shape[0], exact=False),
         )
 
     def nearest_class_mean(self, H):
@@ -466,23 +497,28 @@ class ClassMoments:
         labels : ndarray of shape (n_samples,)
             Labels from ``classes_`` (ties go to the first class).
         """
-        means = self.means_
-        if means.shape[0] == 0:
-            raise ValueError("No samples seen yet; call update(H, y) first.")
-        H, xp, device = check_features(H)
+        self._check_started()
+        means = self._scaled_means(self._order())
+        H = check_matrix(H, "H")
         if H.shape[1] != self.n_features_:
             raise ValueError(
                 f"H has {H.shape[1]} features; the moments have {self.n_features_}."
             )
+        if is_dask(H):
+            H = H.compute()
         labels = []
         K = means.shape[0]
-        for _, chunk in iter_row_blocks(H, xp, K, self.chunk_rows):
+        for _, chunk in iter_row_blocks(H, K, self.chunk_rows):
             cxp, cdev = namespace_and_device(chunk)
+            if self._scale != 1.0:
+                chunk = cxp.astype(chunk, cxp.float64) / self._scale
             mu = from_host(means.T, cxp, cdev, chunk.dtype)
             half_sq = from_host(0.5 * np.sum(means**2, axis=1), cxp, cdev, chunk.dtype)
             # argmin ||h - mu||^2 = argmax (h . mu - ||mu||^2 / 2): an n x K product.
             score = chunk @ mu - half_sq[None, :]
-            labels.append(to_host(cxp.argmax(score, axis=1), cxp).astype(np.intp))
+            if not bool(cxp.all(cxp.isfinite(score))):
+                raise ValueError("H contains NaN or infinity.")
+            labels.append(to_host(cxp.argmax(score, axis=1), None).astype(np.intp))
         return self.classes_[np.concatenate(labels)]
 
     def _nc1(self, centred):
@@ -490,8 +526,9 @@ class ClassMoments:
         U, s, Vt = np.linalg.svd(centred, full_matrices=False)
         # The centred means are at best accurate to eps * |mu| (a difference of
         # means), which sets the floor below which a direction is not real.
-        scale = max(s[0], np.abs(self.means_).max()) if s.size else 0.0
-        keep = s > scale * max(K, p) * np.finfo(np.float64).eps
+        means = np.abs(self._scaled_means(self._order()))
+        scale = max(s[0], means.max()) if s.size else 0.0
+        keep = s > scale * max(K, p) * EPS64
         if not np.any(keep):
             return float("inf")
         V = Vt[keep].T
@@ -500,6 +537,138 @@ class ClassMoments:
         # sum_j v_j^T Sigma_W v_j / s_j^2: a K-dimensional problem.
         quad = np.sum(V * (within @ V), axis=0)
         return float(max(np.sum(quad / s[keep] ** 2), 0.0))
+
+
+def _least_precise(current, dtype):
+    """float32 once any float32 features were seen (it sets the rank rules)."""
+    if dtype is None:
+        return current
+    dtype = np.dtype(np.float64 if dtype_eps(dtype) == EPS64 else np.float32)
+    if current is None or current == np.float64:
+        return dtype
+    return current
+
+
+def _scale_of(H):
+    """Power of two near ``max |H|`` when outside the plain range, else 1.
+
+    Also the finiteness check of the features (a NaN or infinity would
+    otherwise reach the measures silently).
+    """
+    if sp.issparse(H):
+        top = float(np.max(np.abs(H.data))) if H.nnz else 0.0
+    elif is_dask(H):
+        import dask.array as da
+
+        top = float(da.max(da.fabs(H)).compute())
+    else:
+        xp, _ = namespace_and_device(H)
+        top = float(to_host(xp.max(xp.abs(H))))
+    if not math.isfinite(top):
+        raise ValueError("H contains NaN or infinity.")
+    if top == 0.0:
+        return 1.0
+    exponent = round(math.log2(top))
+    limit = _PLAIN_RANGE[np.dtype(np.float32 if "32" in str(H.dtype) else np.float64)]
+    return 1.0 if abs(exponent) <= limit else 2.0**exponent
+
+
+def _shifted_moments(H, codes, refs, scale, chunk_rows):
+    """Host Gram of ``[(H - refs[codes]) / scale | onehot(codes) | sq]``.
+
+    ``sq`` is the squared norm of each shifted row.  In-memory data is read
+    chunk by chunk (the shifted copy of one chunk at a time); dask arrays are
+    shifted blockwise on the workers and reduced by :class:`Moments`.
+    """
+    K = refs.shape[0]
+    p = H.shape[1]
+    if is_dask(H):
+        import dask.array as da
+
+        codes_d = da.from_array(codes, chunks=(H.chunks[0],))
+        blocks = da.map_blocks(
+            _shift_block,
+            H.rechunk({1: -1}),
+            codes_d[:, None],
+            refs=refs,
+            scale=scale,
+            dtype=H.dtype,
+            chunks=(H.chunks[0], (p + K + 1,)),
+        )
+        moments = Moments(name="H", with_sums=False).update(
+            blocks[:, :p], blocks[:, p : p + K], blocks[:, p + K :]
+        )
+        return _true_gram(moments)
+    moments = Moments(name="H", with_sums=False)
+    refs_dev = None
+    for rows, chunk in iter_row_blocks(H, p + K + 1, chunk_rows):
+        cxp, cdev = namespace_and_device(chunk)
+        if refs_dev is None:
+            # float32 data: the references are rows of it, so exact.
+            refs_dev = from_host(refs, cxp, cdev, chunk.dtype)
+        codes_dev = cxp.asarray(codes[rows], device=cdev)
+        shifted = chunk - cxp.take(refs_dev, codes_dev, axis=0)
+        if scale != 1.0:
+            shifted = cxp.astype(shifted, cxp.float64) / scale
+        onehot = cxp.astype(
+            codes_dev[:, None] == cxp.arange(K, device=cdev)[None, :], shifted.dtype
+        )
+        sq = cxp.sum(shifted * shifted, axis=1)[:, None]
+        moments.update(shifted, onehot, sq)
+    return _true_gram(moments)
+
+
+def _true_gram(moments):
+    """Return the Gram of a :class:`Moments` whose blocks were scaled in advance."""
+    gram = to_host(moments.gram)
+    if np.any(moments.scales != 1.0):
+        gram = gram * np.outer(moments.scales, moments.scales)
+    return gram
+
+
+def _shift_block(block, codes, refs, scale):
+    """``[(h - c) / scale | onehot | ||h - c||^2]`` of one dask block."""
+    codes = codes[:, 0]
+    shifted = np.asarray(block) - refs[codes].astype(block.dtype)
+    if scale != 1.0:
+        shifted = shifted.astype(np.float64) / scale
+    onehot = (codes[:, None] == np.arange(refs.shape[0])[None, :]).astype(shifted.dtype)
+    sq = np.sum(shifted * shifted, axis=1)[:, None]
+    return np.concatenate([shifted, onehot, sq], axis=1)
+
+
+def _rows_to_host(H, index):
+    """Rows ``index`` of ``H`` as host float64 (the class references)."""
+    if sp.issparse(H):
+        return np.asarray(H[index].toarray(), dtype=np.float64)
+    if is_dask(H):
+        return np.asarray(H[index].compute(), dtype=np.float64)
+    xp, device = namespace_and_device(H)
+    return to_host(xp.take(H, xp.asarray(index, device=device), axis=0))
+
+
+def _check_share(rank_share):
+    if not (isinstance(rank_share, Real) and 0 < rank_share <= 1):
+        raise ValueError(f"rank_share must be in (0, 1]; got {rank_share!r}.")
+
+
+def rank_from_gram(gram, rank_share, n_samples, dtype):
+    """Smallest ``k`` whose singular values carry ``rank_share`` of their sum.
+
+    From ``H^T H``: eigenvalues below the rank rule of a span
+    (:func:`skfeat.utils._rank.span_rtol`) are rounding, and their square
+    roots would otherwise add up to a visible share of the sum.
+    """
+    lam = np.clip(np.linalg.eigvalsh(gram)[::-1], 0.0, None)
+    rtol = span_rtol(dtype, n_samples, lam.size, exact=False)
+    lam[lam <= lam[0] * rtol] = 0.0
+    s = np.sqrt(lam)
+    total = s.sum()
+    if total == 0:
+        raise ValueError("H is zero: its numerical rank is undefined.")
+    share = np.cumsum(s) / total
+    # A small tolerance so that rank_share=1 is reached despite rounding.
+    return int(min(np.searchsorted(share, rank_share * (1 - 1e-12)) + 1, s.size))
 
 
 @dataclass(frozen=True)
@@ -514,12 +683,23 @@ class NeuralCollapse:
         Within-class variability relative to between-class:
         ``tr(Sigma_W Sigma_B^+) / K``.
     nc2_equinorm : float
-        Coefficient of variation (std / mean) of ``||mu_k - mu_G||``.
+        Coefficient of variation of ``||mu_k - mu_G||`` (std with ``ddof=1``
+        over the mean, as in Papyan, Han and Donoho's code).
+    nc2_equiangularity : float
+        Standard deviation (``ddof=1``) of the cosines between centred class
+        means, over pairs ``k != k'`` (Papyan et al.'s equiangularity).
+    nc2_max_angle : float
+        Mean of ``|cos(mu_k - mu_G, mu_k' - mu_G) + 1 / (K - 1)|`` over pairs
+        (Papyan et al.'s maximal-angle equiangularity).
     nc2_etf : float
         Distance of the normalised Gram matrix of the centred class means to
         that of a simplex equiangular tight frame.
     nc3 : float or None
-        Self-duality ``||W / ||W|| - M / ||M|| ||_F^2``; None without weights.
+        Self-duality as Papyan et al.'s normalised distance
+        ``||W / ||W|| - M / ||M|| ||_F^2``; None without weights.
+    nc3_etf : float or None
+        Self-duality as Kothapalli's distance of ``W M^T`` (normalised) to the
+        simplex ETF; None without weights.
     nc4 : float or None
         Fraction of samples whose nearest-class-mean label differs from the
         model's prediction; None without predictions.
@@ -529,15 +709,18 @@ class NeuralCollapse:
     Examples
     --------
     >>> from skfeat.metrics import NeuralCollapse
-    >>> nc = NeuralCollapse(0.1, 0.0, 0.2, None, None, 0.05)
+    >>> nc = NeuralCollapse(0.1, 0.0, 0.0, 0.0, 0.2, None, None, None, 0.05)
     >>> nc.nc1, nc.to_dict()["cdnv"]
     (0.1, 0.05)
     """
 
     nc1: float
     nc2_equinorm: float
+    nc2_equiangularity: float
+    nc2_max_angle: float
     nc2_etf: float
     nc3: float | None
+    nc3_etf: float | None
     nc4: float | None
     cdnv: float
 
@@ -561,12 +744,35 @@ def _ratio(num, den):
 def _equinorm(centred):
     norms = np.linalg.norm(centred, axis=1)
     mean = norms.mean()
-    return float("inf") if mean == 0 else float(norms.std() / mean)
+    return float("inf") if mean == 0 else float(norms.std(ddof=1) / mean)
 
 
-def _etf_error(centred):
-    K = centred.shape[0]
-    gram = centred @ centred.T
+def _pair_cosines(centred):
+    norms = np.linalg.norm(centred, axis=1)
+    if np.any(norms == 0):
+        return None
+    unit = centred / norms[:, None]
+    i, j = np.triu_indices(centred.shape[0], k=1)
+    return np.sum(unit[i] * unit[j], axis=1)
+
+
+def _equiangularity(centred):
+    cosines = _pair_cosines(centred)
+    if cosines is None:
+        return float("inf")
+    return float(cosines.std(ddof=1)) if cosines.size > 1 else 0.0
+
+
+def _max_angle(centred):
+    cosines = _pair_cosines(centred)
+    if cosines is None:
+        return float("inf")
+    return float(np.mean(np.abs(cosines + 1.0 / (centred.shape[0] - 1))))
+
+
+def _etf_error(gram):
+    """Distance of a normalised K x K Gram to the simplex ETF's."""
+    K = gram.shape[0]
     size = np.linalg.norm(gram)
     if size == 0:
         return float("inf")
@@ -574,20 +780,25 @@ def _etf_error(centred):
     return float(np.linalg.norm(gram / size - simplex))
 
 
-def _self_duality(weights, centred):
-    W = host_array(weights, "weights")
+def _check_weights(weights, shape):
+    W = read_host(weights, "weights")
     check_real_dtype(W.dtype, "weights")
     W = W.astype(np.float64, copy=False)
-    if W.shape != centred.shape:
+    if W.shape != shape:
         raise ValueError(
-            f"weights must have shape (n_classes, n_features) = {centred.shape}; "
-            f"got {W.shape}."
+            f"weights must have shape (n_classes, n_features) = {shape}; got {W.shape}."
         )
     if not np.all(np.isfinite(W)):
         raise ValueError("weights contains NaN or infinity.")
+    if np.linalg.norm(W / max(np.abs(W).max(), 1e-300)) == 0:
+        raise ValueError("NC3 is undefined when the weights are zero.")
+    return W / np.abs(W).max()
+
+
+def _self_duality(W, centred):
     w_norm, m_norm = np.linalg.norm(W), np.linalg.norm(centred)
-    if w_norm == 0 or m_norm == 0:
-        raise ValueError("NC3 is undefined when the weights or class means are zero.")
+    if m_norm == 0:
+        raise ValueError("NC3 is undefined when the class means coincide.")
     return float(np.sum((W / w_norm - centred / m_norm) ** 2))
 
 
@@ -600,62 +811,22 @@ def _cdnv(means, variances):
     return float(np.mean((variances[i] + variances[j]) / (2 * dist)))
 
 
-def _rank_from_gram(gram, threshold, n_samples, eps):
-    lam = np.clip(np.linalg.eigvalsh(gram)[::-1], 0.0, None)
-    # Eigenvalues of H^T H below the rank tolerance of FeatureSpectrum are
-    # rounding noise; their square roots (~ sqrt(eps) s_1 each) would
-    # otherwise add up to a visible share of the sum.
-    lam[lam <= lam[0] * max(n_samples, lam.size) * eps] = 0.0
-    s = np.sqrt(lam)
-    total = s.sum()
-    if total == 0:
-        raise ValueError("H is zero: its numerical rank is undefined.")
-    share = np.cumsum(s) / total
-    # A small tolerance so that threshold=1 is reached despite rounding.
-    return int(min(np.searchsorted(share, threshold * (1 - 1e-12)) + 1, s.size))
-
-
-def _block_moments(block, y, chunk_rows):
-    return ClassMoments(chunk_rows=chunk_rows).update(block, y)
-
-
-def _merged(left, right):
-    return left.merge(right)
-
-
-def _dask_moments(H, y, chunk_rows):
-    """Moments of a dask array: one accumulator per row block, tree-merged.
-
-    Each block's moments are computed by a dask task where the block lives;
-    pairs of accumulators are then merged in a binary tree, so the graph
-    parallelises and at most a few ``p x p`` matrices exist at once.
-    """
-    from dask import delayed
-
-    parts, start = [], 0
-    for i, height in enumerate(H.chunks[0]):
-        if height:
-            rows = y[start : start + height]
-            parts.append(delayed(_block_moments)(H.blocks[i], rows, chunk_rows))
-        start += height
-    while len(parts) > 1:
-        pairs = zip(parts[::2], parts[1::2])
-        merged = [delayed(_merged)(a, b) for a, b in pairs]
-        parts = merged + parts[len(merged) * 2 :]
-    return parts[0].compute()
-
-
-def _rows_to_host(H, xp, device, index):
-    """Rows ``index`` of ``H`` as host float64 (the class references)."""
-    if sp.issparse(H):
-        return np.asarray(H[index].toarray(), dtype=np.float64)
-    if _is_dask(H):
-        return np.asarray(H[index].compute(), dtype=np.float64)
-    return to_host(xp.take(H, xp.asarray(index, device=device), axis=0), xp)
-
-
 def _moments_of(H, y):
-    return ClassMoments().update(H, y)
+    """Class moments of ``H`` for class labels ``y`` (continuous ``y`` refused)."""
+    labels = check_labels(y)
+    if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
+        raise ValueError(
+            "y holds fractional values: these measures of class geometry need "
+            "class labels, not regression targets."
+        )
+    moments = ClassMoments().update(H, labels)
+    if moments.classes_.size == moments.n_samples_:
+        raise ValueError(
+            f"y has {moments.classes_.size} classes for as many samples: every "
+            "sample is its own class, so there is no class geometry to measure "
+            "(are these regression targets?)."
+        )
+    return moments
 
 
 _HY = {"H": ["array-like", "sparse matrix"], "y": ["array-like"]}
@@ -746,14 +917,14 @@ def between_class_discrimination(H, y):
 @validate_params(
     {
         "H": ["array-like", "sparse matrix"],
-        "threshold": [Interval(Real, 0, 1, closed="right")],
+        "rank_share": [Interval(Real, 0, 1, closed="right")],
     },
     prefer_skip_nested_validation=True,
 )
-def numerical_rank(H, *, threshold=0.95):
+def numerical_rank(H, *, rank_share=0.95):
     """Count the singular values of ``H`` that carry a share of their sum.
 
-    The smallest ``k`` with ``sum_{i<=k} s_i / sum_i s_i >= threshold`` for the
+    The smallest ``k`` with ``sum_{i<=k} s_i / sum_i s_i >= rank_share`` for the
     singular values ``s_1 >= s_2 >= ...`` of the (uncentred) feature matrix.
     Computed from the ``p x p`` matrix ``H^T H`` in one pass.
 
@@ -761,13 +932,19 @@ def numerical_rank(H, *, threshold=0.95):
     ----------
     H : {array-like, sparse matrix} of shape (n_samples, n_features)
         Features of one layer.
-    threshold : float, default=0.95
+    rank_share : float, default=0.95
         Share of the sum of singular values to reach, in ``(0, 1]``.
 
     Returns
     -------
     rank : int
         The numerical rank.
+
+    Notes
+    -----
+    Singular values below numpy ``matrix_rank``'s rule (and the rounding floor
+    of ``H^T H``, see :mod:`skfeat.utils._rank`) count as zero: the square
+    roots of rounding noise would otherwise add up to a visible share.
 
     References
     ----------
@@ -780,17 +957,12 @@ def numerical_rank(H, *, threshold=0.95):
     >>> import numpy as np
     >>> from skfeat.metrics import numerical_rank
     >>> H = np.diag([10.0, 9.0, 0.5, 0.1])
-    >>> numerical_rank(H), numerical_rank(H, threshold=0.99)
+    >>> numerical_rank(H), numerical_rank(H, rank_share=0.99)
     (2, 3)
     """
-    H, xp, _ = check_features(H)
-    moments = Moments()
-    eps = np.finfo(np.float64).eps
-    for _, chunk in iter_row_blocks(H, xp, H.shape[1]):
-        moments.update(chunk)
-        eps = max(eps, dtype_eps(chunk.dtype))
-    gram = to_host(moments.gram, namespace_and_device(moments.gram)[0])
-    return _rank_from_gram(gram, threshold, moments.n_samples, eps)
+    H = check_matrix(H, "H")
+    moments = Moments(with_sums=False, name="H").update(H)
+    return rank_from_gram(to_host(moments.gram), rank_share, moments.n_samples, H.dtype)
 
 
 @validate_params(
@@ -799,28 +971,36 @@ def numerical_rank(H, *, threshold=0.95):
         "y": ["array-like"],
         "weights": ["array-like", None],
         "predictions": ["array-like", None],
+        "global_mean": [StrOptions({"samples", "classes"})],
     },
     prefer_skip_nested_validation=True,
 )
-def neural_collapse(H, y, *, weights=None, predictions=None):
+def neural_collapse(H, y, *, weights=None, predictions=None, global_mean="samples"):
     """Neural-collapse measures NC1-NC4 and CDNV of a layer.
 
-    With class means ``mu_k``, global mean ``mu_G`` (mean of all samples),
-    ``M`` the ``K x p`` matrix of rows ``mu_k - mu_G``, ``Sigma_W`` and
-    ``Sigma_B`` as in :func:`within_class_compression`:
+    With class means ``mu_k``, global mean ``mu_G`` (mean of all samples, or of
+    the class means with ``global_mean="classes"``), ``M`` the ``K x p`` matrix
+    of rows ``mu_k - mu_G``, ``Sigma_W`` and ``Sigma_B`` as in
+    :func:`within_class_compression`:
 
     - ``nc1 = tr(Sigma_W Sigma_B^+) / K``;
-    - ``nc2_equinorm`` = std / mean of the norms ``||mu_k - mu_G||``;
+    - ``nc2_equinorm`` = std (``ddof=1``) / mean of the norms ``||mu_k - mu_G||``;
+    - ``nc2_equiangularity`` = std (``ddof=1``) of the cosines between the rows
+      of ``M``, and ``nc2_max_angle`` = mean of ``|cos + 1/(K-1)|`` over pairs
+      (Papyan et al.'s two equiangularity measures);
     - ``nc2_etf = || M M^T / ||M M^T||_F - (I - 11^T/K) / sqrt(K-1) ||_F``;
-    - ``nc3 = || W / ||W||_F - M / ||M||_F ||_F^2`` for read-out weights ``W``;
+    - ``nc3 = || W / ||W||_F - M / ||M||_F ||_F^2`` for read-out weights ``W``
+      (Papyan et al.'s self-duality), and ``nc3_etf`` the same ETF distance
+      as ``nc2_etf`` for ``W M^T`` (Kothapalli's self-duality);
     - ``nc4`` = fraction of samples whose nearest-class-mean label differs
       from ``predictions``;
     - ``cdnv`` = mean over pairs ``k < k'`` of
       ``(Var_k + Var_k') / (2 ||mu_k - mu_k'||^2)``, ``Var_k`` the mean squared
       distance of class ``k`` to its mean.
 
-    These follow Papyan, Han and Donoho (2020) and its follow-ups; covariances
-    divide by the number of samples (a one-sample class has zero spread), and
+    These follow Papyan, Han and Donoho (2020) and its follow-ups, and their
+    reference code (standard deviations with ``ddof=1``); covariances divide
+    by the number of samples (a one-sample class has zero spread), and
     ``Sigma_B^+`` is the pseudo-inverse on the span of the centred class means
     (from the thin SVD of ``M``).  Where ``Sigma_B = 0`` (all means equal)
     ``nc1``, ``nc2_*`` and ``cdnv`` are ``inf``.
@@ -835,12 +1015,15 @@ def neural_collapse(H, y, *, weights=None, predictions=None):
         Read-out weights, one row per class in sorted label order; gives ``nc3``.
     predictions : array-like of shape (n_samples,), default=None
         The model's predicted labels; gives ``nc4`` (a second pass over ``H``).
+    global_mean : {"samples", "classes"}, default="samples"
+        ``mu_G`` as the mean of all samples (the spec's), or as the mean of the
+        class means (as Papyan et al.'s and rhubarbwu's code for imbalanced
+        classes).
 
     Returns
     -------
     result : NeuralCollapse
-        Frozen dataclass with ``nc1``, ``nc2_equinorm``, ``nc2_etf``, ``nc3``,
-        ``nc4``, ``cdnv`` (``to_dict()`` gives a dict).
+        Frozen dataclass of the measures (``to_dict()`` gives a dict).
 
     References
     ----------
@@ -861,15 +1044,11 @@ def neural_collapse(H, y, *, weights=None, predictions=None):
     (0.0, 0.0, 0.0)
     """
     moments = _moments_of(H, y)
-    result = moments.neural_collapse(weights)
+    result = moments.neural_collapse(weights, global_mean=global_mean)
     if predictions is None:
         return result
-    predictions = labels_to_host(predictions, "predictions")
-    if predictions.ndim != 1:
-        raise ValueError(
-            f"predictions must be 1-D labels; got shape {predictions.shape}."
-        )
-    check_rows(moments.n_samples_, predictions, "predictions")
+    predictions = check_labels(predictions, "predictions")
+    check_n_samples(predictions, moments.n_samples_, "predictions")
     if not np.any(np.isin(predictions, moments.classes_)):
         # Otherwise NC4 is 1 for a reason that has nothing to do with collapse.
         raise ValueError(

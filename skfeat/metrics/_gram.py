@@ -1,18 +1,15 @@
 """Small-matrix algebra shared by the measures: bases and projections from Grams.
 
-Every measure of sections 2-4 of the spec is computed in two steps: one pass
-over the rows of ``[E | Y | F]`` (or ``[Phi | Y | F]``) accumulates the
-uncentred Gram matrix and the column sums (:class:`skfeat._moments.Moments`),
-then the functions here work on the small float64 blocks on the host.  No
-sample x sample matrix is ever formed.
+Every measure of sections 2-4 and 7 of the spec is computed in two steps: one
+pass over the rows of ``[E | Y | F]`` (or ``[Phi | Y | F]``, ``[H | Y]``)
+accumulates the uncentred Gram matrix and the column sums
+(:class:`skfeat._moments.Moments`), then the functions here work on the small
+float64 blocks on the host.  No sample x sample matrix is ever formed.
 
-Rank decisions use one rule throughout skfeat (spec section 1): an eigenvalue
-``mu`` of a Gram matrix of ``m`` rows and ``d`` columns counts when
-``mu > mu_max * max(m, d) * eps``, with ``eps`` the machine epsilon of the
-data's dtype.  This is numpy's ``matrix_rank`` tolerance applied to the
-second moment, which is what the one-pass route has; it is a worst-case bound
-on the rounding of an ``m``-term inner product, so exactly dependent columns
-are recognised as such.
+The Gram blocks are read in the units of each block's scale (see
+:mod:`skfeat._moments`): every measure here is invariant to rescaling a block
+(spans, projections, correlations), so extreme magnitudes give the same
+result as moderate ones.  Rank decisions follow :mod:`skfeat.utils._rank`.
 """
 
 import warnings
@@ -21,12 +18,14 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from skfeat._moments import Moments
-from skfeat.utils._array_api import dtype_eps, namespace_and_device, to_host
+from skfeat.utils._array_api import to_host
+from skfeat.utils._rank import span_rtol, spectrum_rtol
 
 __all__ = [
     "GramBlocks",
     "centred_cka",
     "in_order_basis",
+    "linearity_from_moments",
     "projection_profile",
     "span_basis",
 ]
@@ -37,31 +36,32 @@ class GramBlocks:
 
     One pass over the rows, where the data lives (see
     :class:`~skfeat._moments.Moments`); ``block(i, j)`` slices the result.
+    Block 0 is the data (products in its dtype); the others are side blocks
+    (targets, outputs) whose own products are exact.
 
     Parameters
     ----------
     *blocks : arrays of shape (m, d_i)
         Same namespace, device and number of rows.
+    name : str, default="Input"
+        What the data is called in error messages.
 
     Attributes
     ----------
     gram : ndarray of shape (d, d)
-        Uncentred ``B^T B`` in float64.
+        Uncentred ``B^T B`` in float64, in units of the blocks' scales.
     sums : ndarray of shape (d,)
-        Column sums.
+        Column sums, in the same units.
     n_samples : int
         ``m``.
-    eps : float
-        Machine epsilon of the least precise block (sets the rank tolerance).
     """
 
-    def __init__(self, *blocks):
-        xp, _ = namespace_and_device(*blocks)
-        moments = Moments().update(*blocks)
-        self.gram = to_host(moments.gram, xp)
-        self.sums = to_host(moments.sums, xp)
+    def __init__(self, *blocks, name="Input"):
+        moments = Moments(name=name).update(*blocks)
+        self.gram = to_host(moments.gram)
+        self.sums = to_host(moments.sums)
         self.n_samples = moments.n_samples
-        self.eps = max(dtype_eps(b.dtype) for b in blocks)
+        self._dtypes = [b.dtype for b in blocks]
         edges = np.cumsum([0] + [b.shape[1] for b in blocks])
         self._slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
@@ -73,9 +73,20 @@ class GramBlocks:
         """Return the column sums of block ``i``."""
         return self.sums[self._slices[i]]
 
-    def rtol(self, n_cols):
-        """Relative rank tolerance for a Gram of ``n_cols`` columns."""
-        return max(self.n_samples, n_cols) * self.eps
+    def span_rtol(self, i, n_cols=None):
+        """Rank tolerance for the span of (combinations of) block ``i``.
+
+        Block 0's products are formed in the data's dtype, the side blocks'
+        exactly (:func:`skfeat.utils._rank.span_rtol`).  ``n_cols`` is the
+        number of combined columns (block ``i``'s width by default).
+        """
+        width = self._slices[i].stop - self._slices[i].start
+        n_cols = width if n_cols is None else n_cols
+        return span_rtol(self._dtypes[i], self.n_samples, n_cols, exact=i > 0)
+
+    def noise_rtol(self):
+        """Relative size below which a (centred) Gram counts as rounding."""
+        return spectrum_rtol(self._dtypes[0], self.gram.shape[0])
 
 
 def span_basis(gram, rtol):
@@ -96,6 +107,14 @@ def span_basis(gram, rtol):
     -------
     W : ndarray of shape (d, r)
         ``r`` is the numerical rank; ``r = 0`` for all-zero columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.metrics._gram import span_basis
+    >>> Y = np.array([[1.0, 2.0], [1.0, 2.0], [0.0, 0.0]])  # rank 1
+    >>> span_basis(Y.T @ Y, 1e-12).shape
+    (2, 1)
     """
     mu, V = np.linalg.eigh(gram)
     mu, V = mu[::-1], V[:, ::-1]
@@ -242,3 +261,30 @@ def centred_cka(gxx, gxz, gzz, sx, sz, m, rtol):
         )
         return 0.0
     return float(np.clip(np.linalg.norm(cxz) ** 2 / (nx * nz), 0.0, 1.0))
+
+
+def linearity_from_moments(HtH, h_sum, HtY, YtY, y_sum, n, rtol):
+    """Target linearity from the Gram matrix of ``[H | Y]`` and column sums.
+
+    ``Y`` is centred here (``Y - 1 ybar^T``); ``H`` is not (least squares
+    without intercept, spec section 7).  The projector onto the span of ``H``
+    comes from the eigendecomposition of ``H^T H`` restricted to eigenvalues
+    above ``rtol * lambda_max`` (a rank-revealing solve, no ridge).  All
+    arguments are host float64, ``H`` and ``Y`` each in its own units (the
+    ratio does not depend on them).
+    """
+    y_mean = y_sum / n
+    HtYc = HtY - np.outer(h_sum, y_mean)
+    total = np.trace(YtY) - n * (y_mean @ y_mean)
+    if not total > np.trace(YtY) * spectrum_rtol(np.float64, YtY.shape[0]):
+        raise ValueError(
+            "The targets are constant (a single class, or equal values): target "
+            "linearity is undefined."
+        )
+    lam, V = np.linalg.eigh(HtH)
+    keep = lam > max(lam[-1], 0.0) * rtol
+    if not np.any(keep):
+        return 0.0
+    coef = V[:, keep].T @ HtYc
+    explained = np.sum(coef**2 / lam[keep, None])
+    return float(np.clip(explained / total, 0.0, 1.0))

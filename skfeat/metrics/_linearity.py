@@ -1,49 +1,31 @@
 """Target linearity: how much of the (centred) target is linear in the features."""
 
-import numpy as np
-from sklearn.utils._param_validation import StrOptions, validate_params
-from sklearn.utils.multiclass import type_of_target
+import scipy.sparse as sp
+from sklearn.utils._param_validation import validate_params
 
 from skfeat._moments import Moments
-from skfeat.utils._array_api import dtype_eps, from_host, namespace_and_device, to_host
+from skfeat.utils._array_api import (
+    from_host,
+    is_dask,
+    is_numpy_namespace,
+    namespace_and_device,
+    to_host,
+)
+from skfeat.utils._rank import span_rtol
+from skfeat.utils._validation import check_matrix, check_n_samples
 
-from ._blocks import check_features, check_rows, iter_row_blocks, labels_to_host
+from ._geometry import ClassMoments
+from ._gram import linearity_from_moments
+from ._targets import TARGET_TYPE_CONSTRAINT, resolve_target_type
 
-__all__ = ["linearity_from_moments", "target_linearity"]
-
-
-def linearity_from_moments(HtH, h_sum, HtY, YtY, y_sum, n, eps):
-    """Target linearity from the Gram matrix of ``[H | Y]`` and column sums.
-
-    ``Y`` is centred here (``Y - 1 ybar^T``); ``H`` is not (least squares
-    without intercept, spec section 7).  The projector onto the span of ``H``
-    comes from the eigendecomposition of ``H^T H`` restricted to eigenvalues
-    above ``lambda_max * max(n, p) * eps`` (the rank rule of
-    :class:`~skfeat.FeatureSpectrum`): a rank-revealing solve, no ridge.
-    All arguments are host float64; ``eps`` is that of the data's dtype.
-    """
-    y_mean = y_sum / n
-    HtYc = HtY - np.outer(h_sum, y_mean)
-    total = np.trace(YtY) - n * (y_mean @ y_mean)
-    if total <= 0:
-        raise ValueError(
-            "The targets are constant (a single class, or equal values): target "
-            "linearity is undefined."
-        )
-    lam, V = np.linalg.eigh(HtH)
-    keep = lam > max(lam[-1], 0.0) * max(n, HtH.shape[0]) * eps
-    if not np.any(keep):
-        return 0.0
-    coef = V[:, keep].T @ HtYc
-    explained = np.sum(coef**2 / lam[keep, None])
-    return float(np.clip(explained / total, 0.0, 1.0))
+__all__ = ["target_linearity"]
 
 
 @validate_params(
     {
         "H": ["array-like", "sparse matrix"],
         "y": ["array-like"],
-        "target_type": [StrOptions({"auto", "classes", "values"})],
+        "target_type": TARGET_TYPE_CONSTRAINT,
     },
     prefer_skip_nested_validation=True,
 )
@@ -61,8 +43,9 @@ def target_linearity(H, y, *, target_type="auto"):
 
     Computed in one pass from the Gram matrix of ``[H | Y]`` and column sums
     (the ``n x n`` projector is never formed); the projection is a
-    rank-revealing solve on ``H^T H``: directions with eigenvalue below
-    ``lambda_max * max(n, p) * eps`` are dropped.
+    rank-revealing solve on ``H^T H``: directions below numpy
+    ``matrix_rank``'s rule on the singular values of ``H`` (and the rounding
+    floor of ``H^T H``, see :mod:`skfeat.utils._rank`) are dropped.
 
     Parameters
     ----------
@@ -72,9 +55,8 @@ def target_linearity(H, y, *, target_type="auto"):
         Class labels or regression targets.
     target_type : {"auto", "classes", "values"}, default="auto"
         ``"classes"``: ``y`` are class labels, one-hot encoded; ``"values"``:
-        ``y`` are real targets used as given; ``"auto"``: classes when
-        :func:`sklearn.utils.multiclass.type_of_target` says binary or
-        multiclass, values otherwise.
+        ``y`` are real targets used as given; ``"auto"``: decided from ``y``
+        (see :ref:`target_type <target_type>`).
 
     Returns
     -------
@@ -98,37 +80,28 @@ def target_linearity(H, y, *, target_type="auto"):
     >>> round(target_linearity(np.c_[np.ones(4), t**2], t, target_type="values"), 4)
     0.969
     """
-    y_host = labels_to_host(y)
-    if target_type == "auto":
-        kind = type_of_target(y_host)
-        target_type = "classes" if kind in ("binary", "multiclass") else "values"
-    if target_type == "classes":
-        from ._geometry import ClassMoments
-
-        if y_host.ndim == 2 and y_host.shape[1] == 1:
-            y_host = y_host[:, 0]  # a column of labels, as type_of_target reads it
-        return ClassMoments().update(H, y_host).target_linearity()
-    return _values_linearity(H, y_host)
-
-
-def _values_linearity(H, y):
-    H, xp, device = check_features(H)
-    if y.dtype.kind not in "biuf":
-        raise TypeError(f"Regression targets must be numbers; got dtype {y.dtype}.")
-    check_rows(H.shape[0], y)
-    Y = y.reshape(y.shape[0], -1).astype(np.float64)
+    y, kind = resolve_target_type(y, target_type)
+    if kind == "classes":
+        return ClassMoments().update(H, y).target_linearity()
+    H = check_matrix(H, "H")
+    check_n_samples(y, H.shape[0], "y")
     # Centring is invariant to a constant shift of Y; shifting by the first row
     # keeps large offsets out of the Gram matrix (no cancellation later).
-    Y = Y - Y[:1]
+    Y = y - y[:1]
     p = H.shape[1]
-    moments = Moments()
-    eps = np.finfo(np.float64).eps
-    for rows, chunk in iter_row_blocks(H, xp, p + Y.shape[1]):
-        cxp, cdev = namespace_and_device(chunk)
-        moments.update(chunk, from_host(Y[rows], cxp, cdev, chunk.dtype))
-        eps = max(eps, dtype_eps(chunk.dtype))
-    G = to_host(moments.gram, namespace_and_device(moments.gram)[0])
-    s = to_host(moments.sums, namespace_and_device(moments.sums)[0])
+    moments = Moments(name="H").update(H, _like(Y, H))
+    G, s = to_host(moments.gram), to_host(moments.sums)
+    rtol = span_rtol(H.dtype, moments.n_samples, p, exact=False)
     return linearity_from_moments(
-        G[:p, :p], s[:p], G[:p, p:], G[p:, p:], s[p:], moments.n_samples, eps
+        G[:p, :p], s[:p], G[:p, p:], G[p:, p:], s[p:], moments.n_samples, rtol
     )
+
+
+def _like(Y, H):
+    """Return the host targets in ``H``'s namespace and device (numpy for dask)."""
+    if is_dask(H) or sp.issparse(H):
+        return Y
+    xp, device = namespace_and_device(H)
+    if is_numpy_namespace(xp):
+        return Y
+    return from_host(Y, xp, device, xp.float64)

@@ -7,15 +7,14 @@ from the Gram matrix of ``[E | Y | F]`` accumulated in one pass over the rows
 
 import warnings
 
-import numpy as np
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import StrOptions, validate_params
-from sklearn.utils.multiclass import type_of_target
+from sklearn.utils._param_validation import validate_params
 
-from skfeat.utils._array_api import _is_dask, from_host, namespace_and_device
+from skfeat.utils._array_api import from_host, is_dask, namespace_and_device
+from skfeat.utils._validation import check_matrix, check_same_length
 
 from ._gram import GramBlocks, in_order_basis, projection_profile, span_basis
-from ._validation import check_same_length, check_sample_matrix, host_array
+from ._targets import TARGET_TYPE_CONSTRAINT, target_matrix
 
 __all__ = [
     "cumulative_quality",
@@ -32,77 +31,11 @@ _REFERENCES = """
        neural networks by diagonalizing the forward feature map", arXiv:2410.04264."""
 
 
-def encode_target(y, *, target="onehot"):
-    """Target matrix of ``y`` on the host, in float64.
-
-    Class labels (any hashable values; a float vector whose values are all
-    whole numbers counts as labels, as in :func:`sklearn.utils.multiclass.
-    type_of_target`) become the one-hot indicator matrix (``target="onehot"``,
-    ``C`` columns whose span contains the constant function) or one-hot minus
-    ``1/C`` (``target="centered"``, span of dimension ``C - 1``).  A real-valued
-    vector or any 2-D array is a regression target taken column by column;
-    ``"centered"`` subtracts each column's mean.
-
-    Parameters
-    ----------
-    y : array-like of shape (m,) or (m, t)
-        Labels or targets.
-    target : {"onehot", "centered"}, default="onehot"
-        Encoding, see above.
-
-    Returns
-    -------
-    Y : ndarray of shape (m, t)
-        The target matrix.
-    """
-    y = host_array(y, "y")
-    if y.size == 0:
-        raise ValueError("y is empty.")
-    if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind == "f":
-        kind = "continuous"
-    elif y.ndim == 0 or y.ndim > 2:
-        raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
-    else:
-        kind = type_of_target(y, input_name="y")
-    if y.ndim == 1 and kind in ("binary", "multiclass"):
-        classes, codes = np.unique(y, return_inverse=True)
-        if classes.size < 2:
-            raise ValueError(
-                f"y has a single class ({classes[0]!r}); quality needs at least two "
-                "classes (or pass a real-valued target matrix)."
-            )
-        Y = np.zeros((y.shape[0], classes.size))
-        Y[np.arange(y.shape[0]), codes] = 1.0
-        return Y - 1.0 / classes.size if target == "centered" else Y
-    if y.dtype.kind not in "biuf":
-        raise TypeError(
-            f"y of type {kind!r} with dtype {y.dtype} is neither class labels (1-D) "
-            "nor a real-valued target matrix."
-        )
-    Y = np.asarray(y, dtype=np.float64).reshape(y.shape[0], -1)
-    if not np.all(np.isfinite(Y)):
-        raise ValueError("y contains NaN or infinity.")
-    return Y - Y.mean(axis=0) if target == "centered" else Y
-
-
-def n_targets(y):
-    """Return ``C``, the number of columns of :func:`encode_target`'s matrix.
-
-    The number of distinct labels for class labels, of columns for real-valued
-    targets (1 for a vector); labels are told from targets by the same rule.
-    Nothing of size ``m x C`` is built.
-    """
-    y = host_array(y, "y")
-    if y.ndim == 1 and type_of_target(y, input_name="y") in ("binary", "multiclass"):
-        return int(np.unique(y).size)
-    return int(y.shape[1]) if y.ndim == 2 else 1
-
-
-def _target_block(y, E, target):
-    Y = encode_target(y, target=target)
+def _target_block(y, E, target_type, center_target):
+    Y, _ = target_matrix(y, target_type, center_target=center_target)
     check_same_length(("eigenfunctions", E), ("y", Y))
     xp, device = namespace_and_device(E)
-    if _is_dask(E):
+    if is_dask(E):
         import dask.array as da
 
         return da.from_array(Y.astype(E.dtype), chunks=(E.chunks[0], Y.shape[1]))
@@ -110,15 +43,14 @@ def _target_block(y, E, target):
 
 
 def _outputs_block(outputs, E):
-    F = check_sample_matrix(outputs, "outputs", allow_1d=True)
+    F = check_matrix(outputs, "outputs", allow_1d=True)
     check_same_length(("eigenfunctions", E), ("outputs", F))
     return F
 
 
 def _profile(grams, gram_ee, gram_ez, z, name, basis):
     """Per-feature and cumulative projections of E onto the span of block z."""
-    gram_zz = grams.block(z, z)
-    W = span_basis(gram_zz, grams.rtol(gram_zz.shape[0]))
+    W = span_basis(grams.block(z, z), grams.span_rtol(z))
     if W.shape[1] == 0:
         warnings.warn(
             f"The {name} are zero on this sample: they span no function space, so "
@@ -127,17 +59,17 @@ def _profile(grams, gram_ee, gram_ez, z, name, basis):
             stacklevel=4,
         )
     q, cumulative = projection_profile(
-        gram_ee, gram_ez, W, grams.rtol(gram_ee.shape[0]), basis
+        gram_ee, gram_ez, W, grams.span_rtol(0, gram_ee.shape[0]), basis
     )
     return q, cumulative, W.shape[1]
 
 
-def _blocks(first, y, outputs, target):
+def _blocks(first, y, outputs, target_type, center_target):
     """``[first | Y | F]`` blocks and where Y and F sit among them."""
     blocks, index = [first], {}
     if y is not None:
         index["y"] = len(blocks)
-        blocks.append(_target_block(y, first, target))
+        blocks.append(_target_block(y, first, target_type, center_target))
     if outputs is not None:
         index["outputs"] = len(blocks)
         blocks.append(_outputs_block(outputs, first))
@@ -148,7 +80,7 @@ def _collect(grams, index, gram_ee, cross):
     """Bunch of the measures; ``cross(z)`` returns ``E^T Z`` for block ``z``."""
     result = Bunch()
     # The in-order basis of E serves quality and utility alike: compute it once.
-    basis = in_order_basis(gram_ee, grams.rtol(gram_ee.shape[0]))
+    basis = in_order_basis(gram_ee, grams.span_rtol(0, gram_ee.shape[0]))
     if "y" in index:
         q, Q, rank = _profile(
             grams, gram_ee, cross(index["y"]), index["y"], "targets", basis
@@ -161,28 +93,29 @@ def _collect(grams, index, gram_ee, cross):
     return result
 
 
-def _measures(E, y=None, outputs=None, target="onehot"):
+def _measures(E, y=None, outputs=None, target_type="auto", center_target=False):
     """One pass over ``[E | Y | F]``; a Bunch of whatever was asked for."""
-    E = check_sample_matrix(E, "eigenfunctions")
-    blocks, index = _blocks(E, y, outputs, target)
-    grams = GramBlocks(*blocks)
+    E = check_matrix(E, "eigenfunctions", min_samples=2)
+    blocks, index = _blocks(E, y, outputs, target_type, center_target)
+    grams = GramBlocks(*blocks, name="eigenfunctions")
     return _collect(grams, index, grams.block(0, 0), lambda z: grams.block(0, z))
 
 
-def measures_from_features(X, coef, y=None, outputs=None, target="onehot"):
-    """All measures of ``E = X @ coef`` from one pass over ``[X | Y | F]``.
+def projections_of_features(
+    X, coef, y=None, outputs=None, target_type="auto", center_target=False
+):
+    """All projection measures of ``E = X @ coef`` from one pass over ``[X | Y | F]``.
 
     ``coef`` (p x K, host float64) maps features to eigenfunctions, so
     ``E^T E = coef^T (X^T X) coef`` and ``E^T Z = coef^T (X^T Z)``: the
     eigenfunctions are never evaluated, and the same Gram gives CKA-MF of
-    ``X`` itself.  ``X`` must already be validated.
+    ``X`` itself (the result's ``cka_mf``, with ``outputs``).  ``X`` must
+    already be validated.
     """
     from ._cka import cka_mf_from_grams
 
-    blocks, index = _blocks(X, y, outputs, target)
-    if X.shape[0] < 2:
-        raise ValueError(f"X has {X.shape[0]} sample(s); at least 2 are needed.")
-    grams = GramBlocks(*blocks)
+    blocks, index = _blocks(X, y, outputs, target_type, center_target)
+    grams = GramBlocks(*blocks, name="X")
     gram_xx = grams.block(0, 0)
     result = _collect(
         grams, index, coef.T @ gram_xx @ coef, lambda z: coef.T @ grams.block(0, z)
@@ -217,28 +150,29 @@ _E_PARAM = """eigenfunctions : array-like of shape (m, K)
         ``sklearn.set_config(array_api_dispatch=True)``) or dask arrays."""
 
 _Y_PARAM = """y : array-like of shape (m,) or (m, t)
-        Class labels (any hashable values, encoded one-hot) or a real-valued
-        target vector/matrix whose columns span the target space.
-    target : {"onehot", "centered"}, default="onehot"
-        ``"onehot"``: the indicator matrix of the ``C`` classes (its span
+        Class labels (encoded one-hot) or real-valued targets whose columns
+        span the target space.
+    target_type : {"auto", "classes", "values"}, default="auto"
+        How ``y`` is read: class labels, real values, or decided from ``y``
+        (see :ref:`target_type <target_type>`).
+    center_target : bool, default=False
+        ``False``: the one-hot indicator matrix of the ``C`` classes (its span
         contains the constant function, so ``Q(K) = C`` when the target lies in
-        the feature span).  ``"centered"``: one-hot minus ``1/C`` (span of
-        dimension ``C - 1``, constant excluded); for regression targets,
-        columns minus their mean."""
+        the feature span), or the real targets as given.  ``True``: one-hot
+        minus ``1/C`` (span of dimension ``C - 1``, constant excluded), or each
+        target column minus its mean."""
 
 _F_PARAM = """outputs : array-like of shape (m, C) or (m,)
         The learned function (network outputs or logits) on the same sample; a
         vector is one output column."""
 
 _CONVENTION = """Projections use the empirical inner product of the sample at hand.  The
-    basis of the target/output space is rank-revealing (numpy ``matrix_rank``'s
-    rule applied to the Gram matrix: eigenvalues above
-    ``mu_max * max(m, t) * eps(dtype)``); an eigenfunction that adds nothing to
-    the span of the previous ones adds exactly 0 to the cumulative measure.
-    Only Gram matrices of ``[E | Y | F]`` are formed, in one pass over the rows
-    (float64 accumulation); never an ``m x m`` array."""
-
-_TARGET_CONSTRAINT = [StrOptions({"onehot", "centered"})]
+    basis of the target/output space is rank-revealing: numpy ``matrix_rank``'s
+    rule on its singular values (``s > s_max * max(m, t) * eps(dtype)``, read
+    off the exact Gram matrix of the targets or outputs); an eigenfunction that
+    adds nothing to the span of the previous ones adds exactly 0 to the
+    cumulative measure.  Only Gram matrices of ``[E | Y | F]`` are formed, in
+    one pass over the rows (float64 accumulation); never an ``m x m`` array."""
 
 
 def _doc(func):
@@ -253,12 +187,13 @@ def _doc(func):
     {
         "eigenfunctions": ["array-like"],
         "y": ["array-like"],
-        "target": _TARGET_CONSTRAINT,
+        "target_type": TARGET_TYPE_CONSTRAINT,
+        "center_target": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
 @_doc
-def feature_quality(eigenfunctions, y, *, target="onehot"):
+def feature_quality(eigenfunctions, y, *, target_type="auto", center_target=False):
     """Quality ``q_k`` of each eigenfunction: its share inside the target space.
 
     ``q_k = ||P_Y e_k||^2 / ||e_k||^2`` in ``[0, 1]``, with ``P_Y`` the
@@ -291,22 +226,25 @@ def feature_quality(eigenfunctions, y, *, target="onehot"):
     >>> E = np.array([[1.0, 1.0], [1.0, -1.0], [1.0, 1.0], [1.0, -1.0]])
     >>> feature_quality(E, y)
     array([1., 1.])
-    >>> feature_quality(E, y, target="centered")
+    >>> feature_quality(E, y, center_target=True)
     array([0., 1.])
     """
-    return _measures(eigenfunctions, y=y, target=target).feature_quality
+    return _measures(
+        eigenfunctions, y=y, target_type=target_type, center_target=center_target
+    ).feature_quality
 
 
 @validate_params(
     {
         "eigenfunctions": ["array-like"],
         "y": ["array-like"],
-        "target": _TARGET_CONSTRAINT,
+        "target_type": TARGET_TYPE_CONSTRAINT,
+        "center_target": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
 @_doc
-def cumulative_quality(eigenfunctions, y, *, target="onehot"):
+def cumulative_quality(eigenfunctions, y, *, target_type="auto", center_target=False):
     """Cumulative quality ``Q(k)`` of the first ``k`` eigenfunctions, ``k = 1..K``.
 
     ``Q(k) = ||P_{{span(e_1..e_k)}} P_Y||_F^2``: how many dimensions of the
@@ -343,7 +281,9 @@ def cumulative_quality(eigenfunctions, y, *, target="onehot"):
     >>> cumulative_quality(E, y)
     array([1., 2.])
     """
-    return _measures(eigenfunctions, y=y, target=target).cumulative_quality
+    return _measures(
+        eigenfunctions, y=y, target_type=target_type, center_target=center_target
+    ).cumulative_quality
 
 
 @validate_params(
@@ -436,12 +376,15 @@ def cumulative_utility(eigenfunctions, outputs):
         "eigenfunctions": ["array-like"],
         "y": ["array-like", None],
         "outputs": ["array-like", None],
-        "target": _TARGET_CONSTRAINT,
+        "target_type": TARGET_TYPE_CONSTRAINT,
+        "center_target": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
 @_doc
-def projection_measures(eigenfunctions, y=None, outputs=None, *, target="onehot"):
+def projection_measures(
+    eigenfunctions, y=None, outputs=None, *, target_type="auto", center_target=False
+):
     """Quality and utility measures together, in one pass over the rows.
 
     Same values as :func:`feature_quality`, :func:`cumulative_quality`,
@@ -456,8 +399,10 @@ def projection_measures(eigenfunctions, y=None, outputs=None, *, target="onehot"
         are computed when given.
     outputs : array-like of shape (m, C) or (m,), default=None
         Learned outputs; utility measures are computed when given.
-    target : {{"onehot", "centered"}}, default="onehot"
-        Target encoding (see :func:`cumulative_quality`).
+    target_type : {{"auto", "classes", "values"}}, default="auto"
+        How ``y`` is read (see :func:`cumulative_quality`).
+    center_target : bool, default=False
+        Centre the target matrix (see :func:`cumulative_quality`).
 
     Returns
     -------
@@ -481,4 +426,10 @@ def projection_measures(eigenfunctions, y=None, outputs=None, *, target="onehot"
     >>> res.cumulative_quality, res.cumulative_utility, res.output_rank
     (array([1., 2.]), array([0., 1.]), 1)
     """
-    return _measures(eigenfunctions, y=y, outputs=outputs, target=target)
+    return _measures(
+        eigenfunctions,
+        y=y,
+        outputs=outputs,
+        target_type=target_type,
+        center_target=center_target,
+    )

@@ -25,13 +25,14 @@ from numbers import Integral
 import sklearn
 from sklearn.metrics import make_scorer
 from sklearn.pipeline import Pipeline
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.metadata_routing import MetadataRequest
 
 from skfeat.utils._array_api import namespace_and_device
 
 from ._cka import cka_mf
 from ._projection import projection_measures, score_at
+from ._targets import TARGET_TYPE_CONSTRAINT
 
 __all__ = [
     "get_scorer",
@@ -52,8 +53,17 @@ _NO_OUTPUTS = (
 )
 
 
-def _quality_score(y_true, eigenfunctions, *, k=None, target="onehot"):
-    res = projection_measures(eigenfunctions, y_true, target=target)
+def _quality_score(
+    y_true, eigenfunctions, *, k=None, target_type="auto", center_target=False
+):
+    if y_true is None:
+        raise ValueError(
+            "The quality scorer needs the targets y of the scored samples; "
+            "call it as scorer(estimator, X, y)."
+        )
+    res = projection_measures(
+        eigenfunctions, y_true, target_type=target_type, center_target=center_target
+    )
     return score_at(res.cumulative_quality, res.target_rank, k)
 
 
@@ -102,8 +112,18 @@ def _transformed(estimator, X):
     return estimator.transform(X)
 
 
+def _is_spectrum(step):
+    """Whether ``step`` is a fitted spectrum (duck-typed: eigenvalues and vectors).
+
+    The scorers live below the estimators: they recognise a fitted
+    :class:`~skfeat.FeatureSpectrum` (or anything shaped like one) by its
+    fitted ``eigenvalues_`` and ``components_``, never by importing it.
+    """
+    return hasattr(step, "eigenvalues_") and hasattr(step, "components_")
+
+
 def _unwhitened(estimator, X):
-    """``Phi V`` when the estimator ends in a FeatureSpectrum, else ``transform``.
+    """``Phi V`` when the estimator ends in a fitted spectrum, else ``transform``.
 
     The eigenfunctions are ``E = Phi V / sqrt(lambda)``; scaling them back gives
     ``Phi V``, whose Gram ``Phi V V^T Phi^T`` is ``Phi Phi^T`` when every
@@ -111,13 +131,10 @@ def _unwhitened(estimator, X):
     would change), and that of the features restricted to the kept components
     otherwise.
     """
-    # Imported here: skfeat._spectrum imports skfeat.metrics at import time.
-    from skfeat._spectrum import FeatureSpectrum
-
     Z = estimator.transform(X)
     steps = _steps(estimator)
     last = steps[-1] if steps else None
-    if isinstance(last, FeatureSpectrum):
+    if _is_spectrum(last):
         xp, _ = namespace_and_device(Z)
         Z = Z * xp.sqrt(xp.astype(last.eigenvalues_, Z.dtype))
     return Z
@@ -203,11 +220,12 @@ class _OutputsScorer:
 @validate_params(
     {
         "k": [Interval(Integral, 1, None, closed="left"), None],
-        "target": [StrOptions({"onehot", "centered"})],
+        "target_type": TARGET_TYPE_CONSTRAINT,
+        "center_target": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
-def make_quality_scorer(k=None, *, target="onehot"):
+def make_quality_scorer(k=None, *, target_type="auto", center_target=False):
     """Make a scorer of the cumulative quality ``Q(k) / r``.
 
     ``r`` is the number of target dimensions (``C`` classes for one-hot
@@ -220,8 +238,10 @@ def make_quality_scorer(k=None, *, target="onehot"):
         Number of leading eigenfunctions; ``None`` takes ``k = r`` (or all of
         them if there are fewer).  A ``k`` larger than the number of
         eigenfunctions raises a ValueError when scoring.
-    target : {"onehot", "centered"}, default="onehot"
-        Target encoding, see :func:`~skfeat.metrics.cumulative_quality`.
+    target_type : {"auto", "classes", "values"}, default="auto"
+        How ``y`` is read, see :func:`~skfeat.metrics.cumulative_quality`.
+    center_target : bool, default=False
+        Centre the target matrix, see :func:`~skfeat.metrics.cumulative_quality`.
 
     Returns
     -------
@@ -250,7 +270,11 @@ def make_quality_scorer(k=None, *, target="onehot"):
     1.0
     """
     return make_scorer(
-        _quality_score, response_method=("transform",), k=k, target=target
+        _quality_score,
+        response_method=("transform",),
+        k=k,
+        target_type=target_type,
+        center_target=center_target,
     )
 
 
@@ -318,7 +342,8 @@ def make_cka_mf_scorer():
     whose kernel ``Phi V V^T Phi^T`` is ``Phi Phi^T`` when all components are
     kept (``n_components=None`` and features in the training span) and that
     of the features restricted to the ``n_components`` leading eigenvectors
-    otherwise.  For any other estimator it scores ``transform``'s output.
+    otherwise (a fitted spectrum is recognised by its ``eigenvalues_`` and
+    ``components_``).  For any other estimator it scores ``transform``'s output.
     The outputs ``F`` come as for :func:`make_utility_scorer`: the metadata
     ``outputs``, else the first pipeline step with an ``outputs(X)`` method.
 
@@ -354,7 +379,7 @@ def make_cka_mf_scorer():
 
 _SCORERS = {
     "quality": make_quality_scorer(),
-    "quality_centered": make_quality_scorer(target="centered"),
+    "quality_centered": make_quality_scorer(center_target=True),
     "utility": make_utility_scorer(),
     "neg_cka_mf": make_cka_mf_scorer(),
 }

@@ -3,45 +3,15 @@
 import numbers
 
 import numpy as np
-from sklearn.utils._optional_dependencies import check_matplotlib_support
 
-# One rule for C, shared with the measures (re-exported for the Displays).
-from skfeat.metrics._projection import n_targets  # noqa: F401
+# One description of every record column, shared with the report.
+from skfeat.metrics._records import INDEX_KEYS, column_label
+from skfeat.metrics._targets import n_targets  # noqa: F401  (re-exported)
+from skfeat.utils._optional import import_optional
 
-# Column names of a measures record (tracker history, report) -> axis label.
-METRIC_LABELS = {
-    "quality_at_C": "quality $Q(C)$",
-    "utility_at_C": "utility $U(C)$",
-    "D_lambda": r"$D_\lambda$ (eigenvalues)",
-    "D_q": "$D_q$ (qualities)",
-    "D_u": "$D_u$ (utilities)",
-    "cka_mf": "CKA-MF (0 = minimal features)",
-    "accuracy": "accuracy",
-    "train_accuracy": "training accuracy",
-    "test_accuracy": "test accuracy",
-    "loss": "loss",
-    "rank": "numerical rank",
-    "compression": "within-class compression",
-    "discrimination": "between-class discrimination",
-    "numerical_rank": "numerical rank",
-    "nc1": "NC1",
-    "target_linearity": "target linearity",
-}
-
-# Keys of a record that index or size it rather than measure something.
-INDEX_KEYS = (
-    "epoch",
-    "layer",
-    "step",
-    "name",
-    "run",
-    "depth",
-    "p",
-    "n_features",
-    "n_classes",
-    "n_samples",
-    "seconds",  # bookkeeping of FeatureTracker, not a measure
-)
+# Keys of a record that index or size it rather than measure something; a
+# history may also carry "step", "name" or "run".
+INDEX_KEYS = (*INDEX_KEYS, "step", "name", "run", "n_samples", "p", "n_classes")
 
 # Measures that decay geometrically with depth or training: a log axis shows
 # that decay as a straight line.
@@ -54,14 +24,12 @@ _REFERENCE_GID = "skfeat-reference"
 
 def metric_label(metric):
     """Axis label of a metric name (the name itself when unknown)."""
-    return METRIC_LABELS.get(metric, metric)
+    return column_label(metric)
 
 
 def get_axes(ax, caller):
     """Return ``(figure, ax)``: ``ax``'s figure, or a new figure and axes."""
-    check_matplotlib_support(caller)
-    import matplotlib.pyplot as plt
-
+    plt = import_optional("matplotlib.pyplot", caller)
     if ax is None:
         figure, ax = plt.subplots()
         return figure, ax
@@ -70,9 +38,7 @@ def get_axes(ax, caller):
 
 def get_axes_grid(axes, n_panels, caller, *, panel_size=(3.6, 3.0)):
     """Return ``(figure, axes)`` with one axes per panel (a flat object array)."""
-    check_matplotlib_support(caller)
-    import matplotlib.pyplot as plt
-
+    plt = import_optional("matplotlib.pyplot", caller)
     if axes is None:
         # 4 panels as 2 x 2, otherwise rows of 3: no near-empty last row.
         n_cols = 2 if n_panels == 4 else min(n_panels, 3)

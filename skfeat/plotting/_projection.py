@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from skfeat.metrics._validation import check_vector
+from skfeat.utils._validation import check_vector
 
 from ._base import (
     check_n_classes,

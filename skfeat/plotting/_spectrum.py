@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from skfeat.metrics._dimension import eigenvalue_dimension
-from skfeat.metrics._validation import check_vector
+from skfeat.utils._validation import check_vector
 
 from ._base import (
     check_n_classes,
@@ -22,11 +22,14 @@ class SpectrumDisplay:
     """Eigenvalue spectrum of a feature map, with ``k = C`` and ``D_lambda``.
 
     Draws the eigenvalues ``lambda_1 >= lambda_2 >= ...`` of the uncentred
-    second moment ``Phi^T Phi / n`` against their index ``k`` on a log scale,
-    marks ``k = C`` (the number of classes: in the minimal-feature regime about
-    ``C`` eigenvalues stand out) and puts the effective dimension
-    ``D_lambda`` in the legend.  Call :meth:`plot` again with ``ax=display.ax_``
-    to compare several runs (e.g. trained and frozen features) on one axes.
+    second moment ``Phi^T Phi / n`` against their index ``k`` on a log scale
+    as ``D_lambda`` reads them: by default the shares
+    ``lambda_k / sum_{j>=2} lambda_j`` from ``k = 2`` on, with ``lambda_1``
+    (the near-constant eigenfunction) marked apart; marks ``k = C`` (the
+    number of classes: in the minimal-feature regime about ``C`` eigenvalues
+    stand out) and puts the effective dimension ``D_lambda`` in the legend.
+    Call :meth:`plot` again with ``ax=display.ax_`` to compare several runs
+    (e.g. trained and frozen features) on one axes.
 
     Use :meth:`from_estimator` (a fitted
     :class:`~skfeat.FeatureSpectrum`) or :meth:`from_eigenvalues` to create one.
@@ -77,8 +80,8 @@ class SpectrumDisplay:
     >>> display = SpectrumDisplay.from_estimator(
     ...     FeatureSpectrum().fit(Phi), n_classes=3, name="toy"
     ... )
-    >>> display.line_.get_xdata()[:3]
-    array([1, 2, 3])
+    >>> display.line_.get_xdata()[:3]  # from k = 2: lambda_1 is marked apart
+    array([2, 3, 4])
     >>> display.ax_.get_yscale()
     'log'
     """
@@ -91,7 +94,16 @@ class SpectrumDisplay:
         self.effective_dimension = effective_dimension
         self.name = name
 
-    def plot(self, ax=None, *, name=None, normalize=False, xscale="linear", **kwargs):
+    def plot(
+        self,
+        ax=None,
+        *,
+        name=None,
+        drop_first=True,
+        normalize=False,
+        xscale="linear",
+        **kwargs,
+    ):
         """Draw the spectrum.
 
         Parameters
@@ -100,10 +112,18 @@ class SpectrumDisplay:
             Axes to draw on; a new figure and axes when None.
         name : str, default=None
             Name in the legend; overrides the ``name`` given at construction.
+        drop_first : bool, default=True
+            Draw the spectrum as ``D_lambda`` reads it: the shares
+            ``lambda_k / sum_{j>=2} lambda_j`` for ``k >= 2``, with ``lambda_1``
+            (the near-constant eigenfunction of a trained network) marked apart
+            by a hollow marker at ``k = 1`` and its share of ``tr G`` in the
+            legend.  A few dominant features then show as a steep drop after
+            ``k = C``, extended features as a slow decay, whatever share
+            ``lambda_1`` takes.  ``False``: every eigenvalue on one curve.
         normalize : bool, default=False
-            Divide the eigenvalues by their sum (share of ``tr G``), so that runs
-            with different feature scales can be compared.  ``D_lambda`` does not
-            change.
+            With ``drop_first=False``: divide the eigenvalues by their sum
+            (share of ``tr G``), so that runs with different feature scales can
+            be compared.  ``D_lambda`` does not change.
         xscale : {"linear", "log"}, default="linear"
             Scale of the index axis; ``"log"`` shows a power-law decay as a line.
         **kwargs : dict
@@ -114,41 +134,63 @@ class SpectrumDisplay:
         display : SpectrumDisplay
             This object, with the matplotlib artists stored.
         """
-        figure, ax = get_axes(ax, "SpectrumDisplay.plot")
-        lam = check_vector(self.eigenvalues, "eigenvalues")
-        if np.any(lam < 0):
+        # Everything is checked before a figure exists: a failed call leaves
+        # no figure open.
+        raw = check_vector(self.eigenvalues, "eigenvalues")
+        if np.any(raw < 0):
             raise ValueError(
-                f"eigenvalues must be nonnegative; got min = {lam.min():g}."
+                f"eigenvalues must be nonnegative; got min = {raw.min():g}."
             )
+        if not np.any(raw > 0):
+            raise ValueError("eigenvalues has no positive entry; nothing to draw.")
         n_classes = check_n_classes(self.n_classes)
         dimension = self.effective_dimension
         if dimension is None:
-            dimension = eigenvalue_dimension(lam)
-        if normalize:
-            lam = lam / lam.sum()
+            dimension = eigenvalue_dimension(raw)
+        # Divided by the largest first: sums near the float maximum overflow.
+        lam = raw / raw.max()
         name = self.name if name is None else name
         label = rf"$D_\lambda$ = {dimension:.1f}"
+        k = np.arange(1, lam.size + 1)
+        first = None
+        if drop_first and lam.size > 1 and lam[1:].sum() > 0:
+            rest = lam[1:].sum()
+            first = lam[0] / rest
+            label += rf", $\lambda_1$ {lam[0] / lam.sum():.0%} of tr $G$"
+            k, lam = k[1:], lam[1:] / rest
+            ylabel = r"share $\lambda_k \,/\, \Sigma_{j \geq 2} \lambda_j$"
+        elif normalize or drop_first:
+            # (A single positive eigenvalue: its share, 1, drawn at k = 1.)
+            lam = lam / lam.sum()
+            ylabel = r"eigenvalue share $\lambda_k \,/\, \Sigma_j \lambda_j$"
+        else:
+            lam = raw
+            ylabel = r"eigenvalue $\lambda_k$"
         if name:
             label = f"{name} ({label})"
+        figure, ax = get_axes(ax, "SpectrumDisplay.plot")
         # Markers help to count the first few k; on hundreds of points they blur.
         markersize = 3 if lam.size <= 50 else 0
         style = {"marker": "o", "markersize": markersize, "label": label}
         style.update(kwargs)
-        k = np.arange(1, lam.size + 1)
         # Zero eigenvalues cannot sit on a log axis: leave them out of the curve.
         positive = lam > 0
         (self.line_,) = ax.plot(k[positive], lam[positive], **style)
+        self.first_marker_ = None
+        if first is not None:
+            (self.first_marker_,) = ax.plot(
+                [1],
+                [first],
+                linestyle="none",
+                marker="o",
+                markerfacecolor="none",
+                color=self.line_.get_color(),
+            )
         ax.set_yscale("log")
-        shown = lam[positive]
-        if len(ax.lines) == 1 and shown.size and shown.min() == shown.max():
-            # A flat spectrum gives matplotlib a zero-height range to expand.
-            ax.set_ylim(shown[0] / 2, shown[0] * 2)
+        _keep_visible_range(ax)
         set_index_scale(ax, xscale)
         ax.set_xlabel("index $k$")
-        if normalize:
-            ax.set_ylabel(r"eigenvalue share $\lambda_k \,/\, \Sigma_j \lambda_j$")
-        else:
-            ax.set_ylabel(r"eigenvalue $\lambda_k$")
+        ax.set_ylabel(ylabel)
         self.class_line_ = None
         if n_classes is not None and not has_reference(ax, "k=C"):
             self.class_line_ = ax.axvline(
@@ -229,13 +271,29 @@ class SpectrumDisplay:
         return display.plot(ax=ax, **plot_kwargs)
 
 
-def _final_spectrum(estimator):
-    """Return the FeatureSpectrum itself, or the last step of a pipeline."""
-    from skfeat._spectrum import FeatureSpectrum
+def _keep_visible_range(ax):
+    """Give a (near-)flat set of curves a visible log range, without a warning.
 
+    Values equal to within a few ulps give matplotlib a zero-height range to
+    expand, which it does with a warning; the range is then set explicitly.
+    """
+    values = np.concatenate(
+        [np.asarray(line.get_ydata(), dtype=np.float64) for line in ax.get_lines()]
+    )
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size and values.max() <= values.min() * (1 + 1e-6):
+        ax.set_ylim(values.min() / 2, values.max() * 2)
+
+
+def _final_spectrum(estimator):
+    """Return the fitted spectrum itself, or the last step of a pipeline.
+
+    Duck-typed: anything with fitted ``eigenvalues_`` and
+    ``effective_dimension_``.
+    """
     if hasattr(estimator, "steps"):
         estimator = estimator.steps[-1][1]
-    if not isinstance(estimator, FeatureSpectrum):
+    if not callable(getattr(estimator, "projection_measures", None)):
         raise TypeError(
             "expected a fitted FeatureSpectrum (or a Pipeline ending in one); "
             f"got {type(estimator).__name__}."

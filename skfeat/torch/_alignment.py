@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from skfeat.metrics._validation import check_real_dtype, host_array
+from skfeat.utils._validation import check_real_dtype, read_host
 
 __all__ = [
     "agop",
@@ -139,7 +139,7 @@ def _check_inputs(X):
     if isinstance(X, torch.Tensor):
         tensor = X
     else:
-        array = host_array(X, "X")
+        array = read_host(X, "X")
         check_real_dtype(array.dtype, "X")
         tensor = torch.from_numpy(np.ascontiguousarray(array))
     if tensor.is_complex() or tensor.dtype == torch.bool:

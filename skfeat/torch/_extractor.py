@@ -13,6 +13,8 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from skfeat.utils._optional import import_optional
+
 __all__ = ["FeatureExtractor"]
 
 # "name:input" selects the input of a submodule instead of its output; ":" never
@@ -53,7 +55,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     dtype : torch.dtype or None, default=None
         Floating dtype of the forward pass; ``None`` keeps the module's.
         Inputs are cast to it.
-    output : {"numpy", "torch"}, default="numpy"
+    array_type : {"numpy", "torch"}, default="numpy"
         ``"numpy"``: features come back as numpy arrays on the host;
         ``"torch"``: as torch tensors on ``device`` (no host copy; feed them to
         :class:`~skfeat.FeatureSpectrum` with array API dispatch on).
@@ -123,7 +125,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
         "dtype": [torch.dtype, None],
-        "output": [StrOptions({"numpy", "torch"})],
+        "array_type": [StrOptions({"numpy", "torch"})],
         "verbose": ["boolean"],
     }
 
@@ -134,7 +136,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         batch_size=256,
         device="cpu",
         dtype=None,
-        output="numpy",
+        array_type="numpy",
         verbose=False,
     ):
         self.module = module
@@ -142,7 +144,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.device = device
         self.dtype = dtype
-        self.output = output
+        self.array_type = array_type
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -187,7 +189,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         Returns
         -------
         Phi : ndarray or torch.Tensor of shape (n_samples, n_features_out_)
-            The features (numpy, or torch on ``device`` with ``output="torch"``).
+            The features (numpy, or torch on ``device`` with ``array_type="torch"``).
         """
         check_is_fitted(self)
         if len(self.layers_) != 1:
@@ -312,7 +314,9 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         self._place_module()
         names = list(dict.fromkeys(names))
         batches, n_samples, n_batches = self._batches(X)
-        store_device = self._device if self.output == "torch" else torch.device("cpu")
+        store_device = (
+            self._device if self.array_type == "torch" else torch.device("cpu")
+        )
         collectors = {name: _Collector(n_samples, store_device) for name in names}
         # Shapes are recorded by fit only: transform leaves the fitted state alone.
         shapes = {}
@@ -332,9 +336,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                     handles.append(sub.register_forward_hook(hook))
             module.eval()
             if self.verbose:
-                from tqdm.auto import tqdm
-
-                batches = tqdm(batches, total=n_batches, desc="FeatureExtractor")
+                tqdm = import_optional("tqdm.auto", "FeatureExtractor(verbose=True)")
+                batches = tqdm.tqdm(batches, total=n_batches, desc="FeatureExtractor")
             with torch.no_grad():
                 for batch in batches:
                     module(batch)
@@ -344,7 +347,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             for submodule, training in modes:
                 submodule.training = training
         result = {name: collectors[name].result() for name in names}
-        if self.output == "numpy":
+        if self.array_type == "numpy":
             result = {name: value.numpy() for name, value in result.items()}
         return result
 

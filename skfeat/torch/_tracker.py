@@ -4,18 +4,13 @@ import time
 
 import numpy as np
 
-from skfeat.metrics._summary import MEASURE_CURVES, MEASURE_SCALARS, feature_measures
+from skfeat.inspection._record import feature_record
+from skfeat.inspection._tables import as_table
 
 from ._extractor import FeatureExtractor
 from ._tracked_alignment import tracked_alignment
 
 __all__ = ["FeatureTracker"]
-
-# Scalar columns of a history record, in table order: the accuracies, then the
-# record of feature_measures (the same table as ``skfeat report``).
-SCALARS = ("train_accuracy", "test_accuracy", *MEASURE_SCALARS)
-# Per-eigenfunction curves kept with every record (small: one value per feature).
-CURVES = MEASURE_CURVES
 
 
 class FeatureTracker:
@@ -27,7 +22,20 @@ class FeatureTracker:
     :class:`~skfeat.FeatureSpectrum` on the training features, and records per
     layer the measures of the test features: quality ``Q(C)`` against the
     one-hot labels, utility ``U(C)`` against the network's test outputs,
-    ``D_lambda``, ``D_q``, ``D_u``, CKA-MF, the regime and the accuracies.
+    ``D_lambda``, ``D_q``, ``D_u``, CKA-MF, the regime and the accuracies
+    (the record of :func:`skfeat.inspection.feature_record`).
+
+    The epoch convention, the same in the docs, the demo and the gallery:
+    record the state before training as epoch 0, then call ``update`` after
+    each epoch ``1, 2, ...``, with ``force=True`` after the last one so that
+    the final state is recorded whatever ``every`` is::
+
+        tracker.update(net, 0)
+        for epoch in range(1, epochs + 1):
+            train_one_epoch(net)
+            tracker.update(net, epoch, force=epoch == epochs)
+
+    An epoch already recorded is not recorded again.
 
     Parameters
     ----------
@@ -44,23 +52,24 @@ class FeatureTracker:
         input of the last linear layer, the paper's feature map).
     every : int, default=1
         Record only when ``epoch % every == 0``.
+    spectrum : FeatureSpectrum, default=None
+        Template of the spectrum fitted at each update (cloned; its
+        ``n_components``, ``solver``, ``rtol``, ``random_state``, ... are
+        used); ``FeatureSpectrum()`` when None.  The held-out measures are
+        taken over the eigenfunctions it keeps: use the same
+        ``n_components`` ``K`` much smaller than the test sample to compare
+        networks (see :func:`skfeat.inspection.feature_record`).
     threshold : float, default=0.1
         CKA-MF threshold of the regime label (see
         :func:`skfeat.metrics.feature_regime`).
+    geometry : bool, default=False
+        Also record the geometry of each layer's training features
+        (compression, discrimination, numerical rank, NC1, target
+        linearity): one more pass of class moments per layer.
     batch_size : int, default=256
         Batch size of the extraction passes.
     device : str or torch.device, default="cpu"
         Where the extraction passes run.
-    n_components : int or None, default=None
-        Number ``K`` of leading eigenfunctions over which the held-out
-        measures (quality, utility, ``D_q``, ``D_u``) are taken; ``None``: all
-        numerically nonzero ones.  On ``m`` held-out samples an eigenfunction
-        unrelated to the target still has ``q_k`` of about ``C / m`` by
-        chance, and summed over ``K`` comparable to ``m`` that floor dominates
-        ``D_q`` and ``D_u``; Nam et al. (2024, App. H) therefore read these
-        measures only for ``k`` much smaller than ``m``.  To compare networks,
-        use the same ``K`` for all of them.  ``D_lambda`` always uses the full
-        training spectrum.
     alignment : bool, default=False
         Also record the neural feature ansatz correlation ``nfa`` (see
         :func:`~skfeat.torch.alignment_per_layer`) of every tracked layer that
@@ -78,12 +87,13 @@ class FeatureTracker:
     history : list of dict
         One record per ``(epoch, layer)``: ``epoch``, ``layer``, the
         accuracies ``train_accuracy, test_accuracy``, the record of
-        :func:`skfeat.metrics.feature_measures` (``n_features, n_classes``,
-        the scalars ``D_lambda, quality_at_C, D_q, utility_at_C, D_u, cka_mf,
-        regime`` and the curves ``eigenvalues, quality, cumulative_quality,
-        utility, cumulative_utility`` as numpy arrays) and ``seconds`` (the
-        update's wall time); with ``alignment=True`` also ``nfa`` (and
-        ``cnfa``) for the layers that feed a Linear / Conv layer.
+        :func:`skfeat.inspection.feature_record` (``n_features, n_targets``,
+        the scalars ``rank, D_lambda, quality_at_C, D_q, utility_at_C, D_u,
+        cka_mf, regime`` and the curves ``eigenvalues, quality,
+        cumulative_quality, utility, cumulative_utility`` as numpy arrays) and
+        ``seconds`` (the update's wall time); with ``geometry=True`` the
+        geometry columns, with ``alignment=True`` also ``nfa`` (and ``cnfa``)
+        for the layers that feed a Linear / Conv layer.
     classes_ : ndarray
         Sorted class labels; output column ``j`` of the network is class
         ``classes_[j]`` (for the accuracies).
@@ -135,10 +145,11 @@ class FeatureTracker:
         *,
         layers=None,
         every=1,
+        spectrum=None,
         threshold=0.1,
+        geometry=False,
         batch_size=256,
         device="cpu",
-        n_components=None,
         alignment=False,
         init_state=None,
     ):
@@ -159,12 +170,12 @@ class FeatureTracker:
         self.threshold = threshold
         self.batch_size = batch_size
         self.device = device
-        if n_components is not None and int(n_components) < 1:
-            raise ValueError(
-                "n_components must be a positive integer or None; got "
-                f"{n_components!r}."
+        if spectrum is not None and not hasattr(spectrum, "projection_measures"):
+            raise TypeError(
+                f"spectrum must be a FeatureSpectrum (a template); got {spectrum!r}."
             )
-        self.n_components = n_components
+        self.spectrum = spectrum
+        self.geometry = bool(geometry)
         if init_state is not None and not isinstance(init_state, dict):
             raise TypeError(
                 "init_state must be a state_dict (dict of tensors); got "
@@ -178,6 +189,7 @@ class FeatureTracker:
         if self.classes_.size < 2:
             raise ValueError("The labels have one class; the measures need two.")
         self.history = []
+        self._epochs = set()
         self._calls = 0
 
     def update(self, model, epoch=None, *, force=False):
@@ -199,7 +211,7 @@ class FeatureTracker:
         """
         epoch = self._calls if epoch is None else int(epoch)
         self._calls += 1
-        if epoch % self.every and not force:
+        if (epoch % self.every and not force) or epoch in self._epochs:
             return None
         start = time.perf_counter()
         extractor = FeatureExtractor(
@@ -214,14 +226,15 @@ class FeatureTracker:
         for layer in extractor.layers_:
             record = {"epoch": epoch, "layer": layer}
             record.update(
-                feature_measures(
+                feature_record(
                     train[layer],
                     test[layer],
                     self.y_test,
                     test[""],
-                    n_classes=self.classes_.size,
+                    y_train=self.y_train if self.geometry else None,
+                    spectrum=self.spectrum,
+                    n_targets=self.classes_.size,
                     threshold=self.threshold,
-                    n_components=self.n_components,
                 )
             )
             record["train_accuracy"] = train_accuracy
@@ -241,12 +254,15 @@ class FeatureTracker:
         for record in records:
             record["seconds"] = seconds
         self.history.extend(records)
+        self._epochs.add(epoch)
         return records
 
     __call__ = update
 
     def to_frame(self, curves=False):
-        """Return the history as a tidy :class:`pandas.DataFrame` (needs pandas).
+        """Return the history as a tidy :class:`pandas.DataFrame`.
+
+        Needs pandas, which the ``torch`` extra installs.
 
         Parameters
         ----------
@@ -256,21 +272,14 @@ class FeatureTracker:
         Returns
         -------
         frame : pandas.DataFrame
-            One row per ``(epoch, layer)``.
+            One row per ``(epoch, layer)``, columns in the record schema's
+            order; layers without an NFA get NaN there.
         """
-        import pandas as pd
-
-        columns = ["epoch", "layer", *SCALARS, "seconds"]
-        # NFA columns only when recorded; layers without a weight get NaN there.
-        columns += [k for k in ("nfa", "cnfa") if any(k in r for r in self.history)]
-        if curves:
-            columns += list(CURVES)
-        return pd.DataFrame(
-            [
-                {key: record.get(key, float("nan")) for key in columns}
-                for record in self.history
-            ],
-            columns=columns,
+        return as_table(
+            self.history,
+            as_frame=True,
+            curves=curves,
+            purpose="FeatureTracker.to_frame",
         )
 
     def plot(

@@ -1,102 +1,34 @@
 """The one place where skfeat finds an array's namespace and device.
 
 Every computation in skfeat is written once against an array namespace ``xp``
-(numpy, array-api-strict, torch, cupy, ...).  This module wraps the few
-scikit-learn helpers that do the inspection so that the rest of the package
-never imports a backend directly.  Small dense problems (p x p eigenproblems,
-QR of a few columns) are moved to the host in float64 on purpose: they are
-cheap there and exact; the n x p data never leaves its device.
+(numpy, array-api-strict, torch, cupy, ...).  This module wraps the public
+scikit-learn helper that does the inspection (``get_namespace_and_device``)
+and holds skfeat's own host copy (:func:`to_host`), so that the rest of the
+package never imports a backend directly.  Only small results (``p x p``,
+``k x p``, a few columns) and labels are ever copied to the host; the ``n x p``
+data never leaves its device.
 """
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils._array_api import (
-    _convert_to_numpy,
-    _is_numpy_namespace,
-    _max_precision_float_dtype,
-    check_same_namespace,
-    get_namespace_and_device,
-)
+from sklearn.utils._array_api import check_same_namespace, get_namespace_and_device
 
 __all__ = [
     "accumulation_dtype",
     "check_same_namespace",
-    "dtype_eps",
     "from_host",
+    "is_array_api_array",
     "is_dask",
     "is_numpy_namespace",
     "namespace_and_device",
     "to_host",
 ]
 
-
-def namespace_and_device(*arrays):
-    """Return ``(xp, device)`` shared by ``arrays``.
-
-    Sparse matrices and dask arrays count as numpy here: their products are
-    computed by scipy / dask and come back as numpy arrays.
-    """
-    dense = [a for a in arrays if a is not None and not sp.issparse(a)]
-    dense = [a for a in dense if not _is_dask(a)]
-    if not dense:
-        xp, _, device = get_namespace_and_device(np.zeros(0))
-        return xp, device
-    xp, _, device = get_namespace_and_device(*dense)
-    return xp, device
-
-
-def is_numpy_namespace(xp):
-    """Whether ``xp`` is numpy (or an array-api-compat wrapper of it)."""
-    return _is_numpy_namespace(xp)
-
-
-def accumulation_dtype(xp, device):
-    """Float dtype used to accumulate sums on ``device``: float64 when possible."""
-    return _max_precision_float_dtype(xp, device)
-
-
-def dtype_eps(dtype):
-    """Machine epsilon of the data's working precision: float32's or float64's.
-
-    The one rule behind every rank tolerance in skfeat: products of float32
-    data carry float32 rounding even when accumulated in float64.  Works for
-    the dtypes of any namespace (numpy, torch, array-api-strict, dask).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skfeat.utils._array_api import dtype_eps
-    >>> dtype_eps(np.float32) == float(np.finfo(np.float32).eps)
-    True
-    >>> dtype_eps(np.dtype("float64")) == float(np.finfo(np.float64).eps)
-    True
-    """
-    name = getattr(dtype, "__name__", None) or str(dtype)
-    return float(np.finfo(np.float32 if "float32" in name else np.float64).eps)
-
-
-def to_host(array, xp):
-    """Return ``array`` as a float64 numpy array on the host.
-
-    Only ever called on small (p x p, k x p, or a few columns) results.  A
-    float64 numpy input comes back as is (no copy): do not modify the result
-    in place.
-    """
-    if sp.issparse(array):
-        return np.asarray(array.toarray(), dtype=np.float64)
-    if _is_dask(array):
-        return np.asarray(array.compute(), dtype=np.float64)
-    return np.asarray(_convert_to_numpy(array, xp), dtype=np.float64)
-
-
-def from_host(array, xp, device, dtype):
-    """Move a small host numpy array to ``xp`` on ``device`` with ``dtype``."""
-    out = xp.asarray(np.ascontiguousarray(array), device=device)
-    return xp.astype(out, dtype)
-
-
-def _is_dask(array):
-    return type(array).__module__.startswith("dask.")
+_NUMPY_NAMESPACES = {
+    "numpy",
+    "array_api_compat.numpy",
+    "sklearn.externals.array_api_compat.numpy",
+}
 
 
 def is_dask(array):
@@ -106,3 +38,114 @@ def is_dask(array):
     through scikit-learn's ordinary validation, which computes them.
     """
     return type(array).__module__.startswith("dask.array")
+
+
+def is_array_api_array(array):
+    """Whether ``array`` is a non-numpy array of an array-API library.
+
+    torch and CuPy arrays (which do not all carry ``__array_namespace__``)
+    and any array that does (array-api-strict, JAX, ...).
+    """
+    if isinstance(array, (np.ndarray, np.generic)):
+        return False
+    module = type(array).__module__
+    return module.startswith(("torch", "cupy")) or hasattr(array, "__array_namespace__")
+
+
+def namespace_and_device(*arrays):
+    """Return ``(xp, device)`` shared by ``arrays``.
+
+    Sparse matrices and dask arrays count as numpy here: their products are
+    computed by scipy / dask and come back as numpy arrays.  Without
+    scikit-learn's ``array_api_dispatch`` every array counts as numpy.
+    """
+    dense = [
+        a for a in arrays if a is not None and not sp.issparse(a) and not is_dask(a)
+    ]
+    if not dense:
+        dense = [np.zeros(0)]
+    xp, _, device = get_namespace_and_device(*dense)
+    return xp, device
+
+
+def is_numpy_namespace(xp):
+    """Whether ``xp`` is numpy (or an array-api-compat wrapper of it)."""
+    return xp.__name__ in _NUMPY_NAMESPACES
+
+
+def accumulation_dtype(xp, device):
+    """Float dtype used to accumulate sums on ``device``: float64 when possible.
+
+    Apple's MPS devices have no float64; every other device skfeat meets
+    (CPU, CUDA, ROCm, XPU) does.
+    """
+    if getattr(device, "type", device) == "mps":
+        return xp.float32
+    return xp.float64
+
+
+def to_host(array, dtype=np.float64):
+    """Copy ``array`` to a numpy array on the host (the one host copy of skfeat).
+
+    Only ever called on small results (``p x p``, ``k x p``, a few columns) and
+    on labels.  Works for numpy, scipy sparse (densified), dask (computed),
+    torch (detached; CPU or any device), CuPy and any DLPack-capable array
+    (array-api-strict).  ``dtype=None`` keeps the array's dtype; a numpy input
+    that already has ``dtype`` comes back as is (no copy): do not modify the
+    result in place.
+
+    Parameters
+    ----------
+    array : array-like
+        The array; lists are read by numpy.
+    dtype : numpy dtype or None, default=np.float64
+        Dtype of the result.
+
+    Returns
+    -------
+    host : ndarray
+        The values on the host.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.utils._array_api import to_host
+    >>> to_host([1, 2]).dtype, to_host([1, 2], dtype=None).dtype
+    (dtype('float64'), dtype('int64'))
+    """
+    if isinstance(array, np.ndarray):
+        out = array
+    elif sp.issparse(array):
+        out = array.toarray()
+    elif is_dask(array):
+        out = np.asarray(array.compute())
+    elif is_array_api_array(array):
+        out = _device_to_host(array)
+    else:
+        out = np.asarray(array)
+    if dtype is None:
+        return out
+    return out.astype(dtype, copy=False)
+
+
+def _device_to_host(array):
+    """Copy an array from a device (or another library's memory) to numpy.
+
+    The one place where array data crosses to the host (tests count what
+    passes here).
+    """
+    module = type(array).__module__
+    if module.startswith("torch"):
+        tensor = array.detach().cpu()
+        if tensor.dtype.is_floating_point and tensor.element_size() < 4:
+            tensor = tensor.float()  # bfloat16 / float16: numpy lacks bfloat16
+        return tensor.numpy()
+    if module.startswith("cupy"):
+        return array.get()
+    return np.from_dlpack(array)
+
+
+def from_host(array, xp, device, dtype):
+    """Move a small host numpy array to ``xp`` on ``device`` with ``dtype``."""
+    out = xp.asarray(np.ascontiguousarray(array), device=device)
+    return xp.astype(out, dtype)

@@ -21,23 +21,38 @@ about 50, larger than the frozen network's, although ``Q(k)``, ``U(k)`` and
 CKA-MF show SGD using C features.  Nam et al. (2024, App. H) read these
 measures only for ``k`` much smaller than ``m`` for this reason; comparing
 both networks over the same ``K`` is what makes their ``D_q`` comparable.
+``D_lambda`` and ``rank`` are over the whole training spectrum.
+
+Besides the table, the demo writes ``summary.json`` (every number of the
+table), ``history.csv`` (the SGD network's record every 5 epochs, before
+training and at the end included), four PNGs and one run file per network
+(``run-sgd.npz``, ``run-frozen.npz``) that ``skfeat report`` reads as is.
 """
 
 import copy
 import json
+import os
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["add_demo_arguments", "run_demo", "run_demo_command"]
+HELP = (
+    "Train a small CNN on scikit-learn's digits two ways (SGD, frozen hidden "
+    "layers) and compare their features: table, summary.json, run files and PNGs."
+)
 
 METHODS = ("sgd", "frozen")
+#: The rows of the demo's table, all of them in summary.json.
 SUMMARY_KEYS = (
+    "train_accuracy",
     "test_accuracy",
+    "rank",
+    "D_lambda",
     "quality_at_C",
     "utility_at_C",
-    "D_lambda",
     "D_q",
     "D_u",
     "cka_mf",
@@ -46,9 +61,10 @@ SUMMARY_KEYS = (
 # Width of the penultimate layer: wide enough that least squares on frozen
 # random features fits the training set well, as in the paper's comparison.
 WIDTH = 256
+EVERY = 5
 
 
-def add_demo_arguments(parser):
+def add_arguments(parser):
     """Add the ``demo`` options to an :mod:`argparse` parser.
 
     Parameters
@@ -60,13 +76,16 @@ def add_demo_arguments(parser):
         "--out", default="skfeat-demo", help="output folder (default: skfeat-demo)"
     )
     parser.add_argument(
-        "--epochs", type=int, default=20, help="SGD epochs (default: 20)"
+        "--epochs", type=int, default=20, help="SGD epochs, at least 1 (default: 20)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
 
 
-def run_demo_command(args):
+def run(args):
     """Run ``skfeat demo`` from parsed arguments; returns the exit status.
+
+    Every argument is checked before anything is trained: a bad one is one
+    line on stderr and exit status 2.
 
     Parameters
     ----------
@@ -76,12 +95,43 @@ def run_demo_command(args):
     Returns
     -------
     status : int
-        0 on success.
+        0 on success, 2 for a bad argument.
     """
+    from . import fail
+
+    start = time.perf_counter()
     if args.epochs < 1:
-        raise SystemExit(f"skfeat demo: --epochs must be at least 1; got {args.epochs}")
+        return fail("demo", f"--epochs must be at least 1; got {args.epochs}")
+    problem = _check_out(Path(args.out))
+    if problem:
+        return fail("demo", problem)
+    try:
+        import matplotlib  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        return fail(
+            "demo",
+            f"the demo needs torch and matplotlib ({exc.name} is missing): "
+            'pip install "skfeat[torch,plot]"',
+        )
     run_demo(out=args.out, epochs=args.epochs, seed=args.seed, verbose=True)
+    print(
+        f"total time {time.perf_counter() - start:.1f} s (imports and plots included)"
+    )
     return 0
+
+
+def _check_out(out):
+    """Return why ``out`` cannot be the output folder, or None."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} exists and is not a folder"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        return f"--out {out} is not a writable folder ({exc.strerror or exc})"
+    return None
 
 
 def run_demo(out="skfeat-demo", *, epochs=20, seed=0, verbose=True):
@@ -90,21 +140,21 @@ def run_demo(out="skfeat-demo", *, epochs=20, seed=0, verbose=True):
     Parameters
     ----------
     out : str or path-like, default="skfeat-demo"
-        Folder for ``summary.json``, ``history.csv`` and the PNGs (created).
+        Folder for ``summary.json``, ``history.csv``, the run files and the
+        PNGs (created).
     epochs : int, default=20
         Epochs of SGD for the ``sgd`` network.
     seed : int, default=0
         Seed of the initialisation and of the minibatch order (the train/test
         split is fixed).
     verbose : bool, default=True
-        Print the summary table and the files written.
+        Print one line per epoch, the summary table and the files written.
 
     Returns
     -------
     summary : dict
-        ``{"sgd": {...}, "frozen": {...}}`` with keys ``test_accuracy``,
-        ``quality_at_C``, ``utility_at_C``, ``D_lambda``, ``D_q``, ``D_u``,
-        ``cka_mf``, ``regime`` (also written to ``summary.json``).
+        ``{"sgd": {...}, "frozen": {...}}`` with the keys of ``SUMMARY_KEYS``
+        (also written to ``summary.json``).
 
     References
     ----------
@@ -113,7 +163,7 @@ def run_demo(out="skfeat-demo", *, epochs=20, seed=0, verbose=True):
 
     Examples
     --------
-    >>> from skfeat._demo import run_demo
+    >>> from skfeat.cli._demo import run_demo
     >>> summary = run_demo("skfeat-demo", epochs=2, verbose=False)  # doctest: +SKIP
     >>> sorted(summary)  # doctest: +SKIP
     ['frozen', 'sgd']
@@ -134,32 +184,31 @@ def run_demo(out="skfeat-demo", *, epochs=20, seed=0, verbose=True):
 
 
 def _run(out, epochs, seed, verbose, torch):
+    from skfeat import FeatureSpectrum, save_run
     from skfeat.torch import FeatureExtractor, FeatureTracker
 
-    start = time.perf_counter()
+    say = print if verbose else (lambda *a, **k: None)
+    out.mkdir(parents=True, exist_ok=True)
     X_train, X_test, y_train, y_test = _digits()
     torch.manual_seed(seed)
     sgd_net = _cnn(torch)
     frozen_net = copy.deepcopy(sgd_net)
-
     # Both networks measured over the same K << m eigenfunctions (see above).
-    n_components = len(y_test) // 10
+    spectrum = FeatureSpectrum(n_components=len(y_test) // 10)
 
     # (a) SGD on all layers; the tracker records the measures along the way.
+    say(f"training the SGD network for {epochs} epochs on {len(y_train)} digits")
     sgd_tracker = FeatureTracker(
-        X_train, y_train, X_test, y_test, every=5, n_components=n_components
+        X_train, y_train, X_test, y_test, every=EVERY, spectrum=spectrum
     )
-    _train_sgd(sgd_net, X_train, y_train, epochs, seed, sgd_tracker, torch)
+    _train_sgd(sgd_net, X_train, y_train, epochs, seed, sgd_tracker, torch, say)
     sgd_record = sgd_tracker.history[-1]
-    if sgd_record["epoch"] != epochs:
-        sgd_record = sgd_tracker.update(sgd_net, epoch=epochs, force=True)[0]
 
     # (b) Hidden layers frozen at initialisation; last layer by least squares.
+    say("solving the frozen network's read-out by least squares")
     Phi = FeatureExtractor(frozen_net).fit(X_train).transform(X_train)
     _least_squares_readout(frozen_net.out, Phi, y_train, torch)
-    frozen_tracker = FeatureTracker(
-        X_train, y_train, X_test, y_test, n_components=n_components
-    )
+    frozen_tracker = FeatureTracker(X_train, y_train, X_test, y_test, spectrum=spectrum)
     frozen_record = frozen_tracker.update(frozen_net, epoch=0)[0]
 
     records = {"sgd": sgd_record, "frozen": frozen_record}
@@ -167,16 +216,37 @@ def _run(out, epochs, seed, verbose, torch):
         method: {key: _plain(records[method][key]) for key in SUMMARY_KEYS}
         for method in METHODS
     }
-    out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     sgd_tracker.to_frame().to_csv(out / "history.csv", index=False)
+    runs = [
+        _save_run(
+            save_run, out / f"run-{method}.npz", net, X_train, X_test, y_train, y_test
+        )
+        for method, net in (("sgd", sgd_net), ("frozen", frozen_net))
+    ]
     pngs = _plots(records, sgd_tracker, n_classes=10, out=out)
     if verbose:
-        print(_table(summary, sgd_record, frozen_record))
+        print()
+        print(_table(summary))
         print(f"\nwrote {out / 'summary.json'}, {out / 'history.csv'}")
-        print("      " + ", ".join(str(p) for p in pngs))
-        print(f"total time {time.perf_counter() - start:.1f} s")
+        print("      " + ", ".join(str(p) for p in [*runs, *pngs]))
+        print(f"next: skfeat report {runs[0]} --out {out / 'report-sgd'}")
     return summary
+
+
+def _save_run(save_run, path, net, X_train, X_test, y_train, y_test):
+    """Write the penultimate features, labels and outputs of ``net`` as a run."""
+    from skfeat.torch import FeatureExtractor
+
+    extractor = FeatureExtractor(net).fit(X_train)
+    return save_run(
+        path,
+        extractor.transform(X_train),
+        extractor.transform(X_test),
+        y_train,
+        y_test,
+        outputs_test=extractor.outputs(X_test),
+    )
 
 
 def _digits():
@@ -211,7 +281,8 @@ def _cnn(torch):
     return DigitsCNN()
 
 
-def _train_sgd(net, X, y, epochs, seed, tracker, torch):
+def _train_sgd(net, X, y, epochs, seed, tracker, torch, say):
+    """SGD with the tracker's epoch convention: epoch 0 (before) to the last."""
     X, y = torch.from_numpy(X), torch.from_numpy(y)
     optimizer = torch.optim.SGD(
         net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4
@@ -224,13 +295,23 @@ def _train_sgd(net, X, y, epochs, seed, tracker, torch):
     targets = torch.eye(10)[y]
     tracker.update(net, epoch=0)
     for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
         net.train()
+        total, count = 0.0, 0
         for batch in torch.randperm(len(X), generator=generator).split(64):
             optimizer.zero_grad()
             residual = net(X[batch]) - targets[batch]
-            residual.pow(2).sum(dim=1).mean().backward()
+            loss = residual.pow(2).sum(dim=1).mean()
+            loss.backward()
             optimizer.step()
-        tracker.update(net, epoch=epoch)
+            total, count = total + loss.item() * len(batch), count + len(batch)
+        records = tracker.update(net, epoch=epoch, force=epoch == epochs)
+        line = f"epoch {epoch:3d}/{epochs}  loss {total / count:.4f}"
+        if records:
+            r = records[0]
+            line += f"  test acc {r['test_accuracy']:.3f}  CKA-MF {r['cka_mf']:.3f}"
+        say(f"{line}  ({time.perf_counter() - start:.1f} s)")
+        sys.stdout.flush()
 
 
 def _least_squares_readout(linear, Phi, y, torch):
@@ -244,17 +325,18 @@ def _least_squares_readout(linear, Phi, y, torch):
 
 
 def _plain(value):
-    return value if isinstance(value, str) else float(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return float(value)
 
 
-def _table(summary, sgd_record, frozen_record):
-    rows = [("train_accuracy", sgd_record, frozen_record)]
+def _table(summary):
     lines = [f"{'':16}{'sgd':>10}{'frozen':>10}"]
-    for key, a, b in rows:
-        lines.append(f"{key:16}{a[key]:>10.3f}{b[key]:>10.3f}")
     for key in SUMMARY_KEYS:
         a, b = summary["sgd"][key], summary["frozen"][key]
-        if isinstance(a, str):
+        if isinstance(a, str) or isinstance(a, int):
             lines.append(f"{key:16}{a:>10}{b:>10}")
         else:
             lines.append(f"{key:16}{a:>10.3f}{b:>10.3f}")
@@ -263,13 +345,8 @@ def _table(summary, sgd_record, frozen_record):
 
 def _plots(records, tracker, *, n_classes, out):
     """Draw the four figures with the Displays; returns the paths written."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:  # pragma: no cover - only without matplotlib
-        raise ImportError(
-            "skfeat demo draws its figures with matplotlib; install it with "
-            "`pip install skfeat[plot]`."
-        ) from exc
+    from matplotlib.figure import Figure
+
     from skfeat.plotting import ProjectionDisplay, SpectrumDisplay
 
     colors = {"sgd": "tab:blue", "frozen": "tab:orange"}
@@ -279,16 +356,16 @@ def _plots(records, tracker, *, n_classes, out):
 
     # Figures without pyplot: no global backend state, nothing left open.
     figure, ax = _figure(Figure)
-    ax.set_title("Spectrum of the penultimate features (train)")
+    ax.set_title(
+        f"Spectrum of the penultimate features (train), first K = {n_components}"
+    )
     for method, record in records.items():
-        # The numerical rank differs between the two feature maps; saying so
-        # in the legend explains why one curve stops early.
         SpectrumDisplay(
             record["eigenvalues"],
             n_classes=n_classes,
             effective_dimension=record["D_lambda"],
-            name=f"{names[method]}, rank {record['eigenvalues'].size}",
-        ).plot(ax=ax, normalize=True, color=colors[method])
+            name=f"{names[method]}, rank {record['rank']}",
+        ).plot(ax=ax, color=colors[method])
     written.append(_save(figure, out / "spectrum.png"))
 
     for name in ("quality", "utility"):
@@ -321,5 +398,5 @@ def _figure(Figure):
 
 
 def _save(figure, path):
-    figure.savefig(path, dpi=110)
+    figure.savefig(os.fspath(path), dpi=110)
     return path

@@ -1,11 +1,20 @@
-"""Tests of feature_measures: the one record behind the tracker and the report."""
+"""Tests of feature_record: the one record behind every table of skfeat."""
 
 import numpy as np
 import pytest
-from _naive_measures import naive_cka_mf, naive_cumulative, naive_feature
+from _naive import cka_mf as naive_cka_mf
+from _naive import cumulative_projection as naive_cumulative
+from _naive import feature_projection as naive_feature
+from _naive import geometry, hill, linearity, rank_share, spectrum, target_matrix
 
-from skfeat.metrics import feature_measures
-from skfeat.metrics._summary import MEASURE_CURVES, MEASURE_SCALARS
+from skfeat import FeatureSpectrum
+from skfeat.inspection import feature_record
+
+# The scalars and curves of a record with outputs (no geometry).
+SCALARS = ("rank", "D_lambda", "quality_at_C", "D_q", "utility_at_C", "D_u", "cka_mf",
+           "regime")  # fmt: skip
+CURVES = ("eigenvalues", "quality", "cumulative_quality", "utility",
+          "cumulative_utility")  # fmt: skip
 
 
 def _arrays(n=120, m=80, p=8, n_classes=3, seed=0, dtype=np.float64):
@@ -18,49 +27,40 @@ def _arrays(n=120, m=80, p=8, n_classes=3, seed=0, dtype=np.float64):
     return Phi[:n], Phi[n:], y[n:], outputs[n:]
 
 
-def _hill(v):
-    v = np.asarray(v, dtype=np.float64)
-    pi = v[v > 0] / v[v > 0].sum()
-    return np.exp(-np.sum(pi * np.log(pi)))
-
-
-def _naive_spectrum(Phi_train):
-    """Dense SVD of the training features: eigenvalues and eigenvectors."""
-    _, s, Vt = np.linalg.svd(Phi_train.astype(np.float64), full_matrices=False)
-    lam = s**2 / len(Phi_train)
-    keep = lam > lam[0] * max(Phi_train.shape) * np.finfo(np.float64).eps
-    return lam[keep], Vt[keep]
-
-
 @pytest.mark.parametrize("n_components", [None, 3])
 def test_record_matches_naive_float64_reference(n_components):
     Phi_train, Phi_test, y_test, outputs = _arrays()
-    record = feature_measures(
-        Phi_train, Phi_test, y_test, outputs, n_components=n_components
+    record = feature_record(
+        Phi_train,
+        Phi_test,
+        y_test,
+        outputs,
+        spectrum=FeatureSpectrum(n_components=n_components),
     )
-    lam, V = _naive_spectrum(Phi_train)
+    lam, V = spectrum(Phi_train)
     K = lam.size if n_components is None else n_components
-    E = (Phi_test @ V.T / np.sqrt(lam))[:, :K]
+    E = (Phi_test @ V / np.sqrt(lam))[:, :K]
     Y = np.eye(3)[y_test]
     Q, U = naive_cumulative(E, Y), naive_cumulative(E, outputs)
     q, u = naive_feature(E, Y), naive_feature(E, outputs)
     cka = naive_cka_mf(Phi_test, outputs)
 
-    assert (record["n_features"], record["n_classes"]) == (8, 3)
-    np.testing.assert_allclose(record["eigenvalues"], lam, rtol=1e-10)
+    assert (record["n_features"], record["n_targets"], record["rank"]) == (8, 3, 8)
+    np.testing.assert_allclose(record["eigenvalues"], lam[:K], rtol=1e-10)
     np.testing.assert_allclose(record["cumulative_quality"], Q, atol=1e-10)
     np.testing.assert_allclose(record["cumulative_utility"], U, atol=1e-10)
     np.testing.assert_allclose(record["quality"], q, atol=1e-10)
     np.testing.assert_allclose(record["utility"], u, atol=1e-10)
     assert record["quality_at_C"] == pytest.approx(Q[2], abs=1e-10)
     assert record["utility_at_C"] == pytest.approx(U[2], abs=1e-10)
-    assert record["D_lambda"] == pytest.approx(1 + _hill(lam[1:]), rel=1e-10)
-    assert record["D_q"] == pytest.approx(_hill(q), rel=1e-8)
-    assert record["D_u"] == pytest.approx(_hill(u), rel=1e-8)
+    # D_lambda over the whole spectrum, whatever n_components keeps.
+    assert record["D_lambda"] == pytest.approx(1 + hill(lam[1:]), rel=1e-10)
+    assert record["D_q"] == pytest.approx(hill(q), rel=1e-8)
+    assert record["D_u"] == pytest.approx(hill(u), rel=1e-8)
     assert record["cka_mf"] == pytest.approx(cka, abs=1e-10)
     assert record["regime"] == ("MF" if cka <= 0.1 else "EF")
-    assert set(record) == {"n_features", "n_classes", *MEASURE_SCALARS, *MEASURE_CURVES}
-    for key in MEASURE_CURVES:
+    assert set(record) == {"n_features", "n_targets", *SCALARS, *CURVES}
+    for key in CURVES:
         assert isinstance(record[key], np.ndarray)
         assert record[key].dtype == np.float64
 
@@ -70,30 +70,85 @@ def test_n_components_limits_the_held_out_measures():
     Phi = rng.normal(size=(200, 12))
     y = rng.integers(0, 3, size=200)
     outputs = Phi[:, :3] @ rng.normal(size=(3, 3))
-    full = feature_measures(Phi[:120], Phi[120:], y[120:], outputs[120:])
-    cut = feature_measures(Phi[:120], Phi[120:], y[120:], outputs[120:], n_components=5)
+    full = feature_record(Phi[:120], Phi[120:], y[120:], outputs[120:])
+    cut = feature_record(
+        Phi[:120],
+        Phi[120:],
+        y[120:],
+        outputs[120:],
+        spectrum=FeatureSpectrum(n_components=5),
+    )
     assert cut["quality"].shape == (5,) and full["quality"].shape == (12,)
     # Per-eigenfunction values and cumulative curves are prefixes of the full ones.
     np.testing.assert_allclose(cut["quality"], full["quality"][:5], atol=1e-12)
     np.testing.assert_allclose(
         cut["cumulative_utility"], full["cumulative_utility"][:5], atol=1e-12
     )
-    assert cut["D_q"] == pytest.approx(_hill(full["quality"][:5]))
+    assert cut["D_q"] == pytest.approx(hill(full["quality"][:5]))
     # The training spectrum and CKA-MF do not depend on K.
-    assert cut["D_lambda"] == full["D_lambda"]
-    assert cut["cka_mf"] == full["cka_mf"]
-    np.testing.assert_array_equal(cut["eigenvalues"], full["eigenvalues"])
-    # K beyond the numerical rank keeps every eigenfunction.
-    more = feature_measures(Phi[:120], Phi[120:], y[120:], n_components=50)
-    np.testing.assert_array_equal(more["quality"], full["quality"])
+    assert cut["D_lambda"] == full["D_lambda"] and cut["rank"] == full["rank"]
+    assert cut["cka_mf"] == pytest.approx(full["cka_mf"], abs=1e-12)
+    np.testing.assert_array_equal(cut["eigenvalues"], full["eigenvalues"][:5])
+
+
+def test_spectrum_options_pass_through():
+    """solver, rtol and random_state of the template reach the fit."""
+    rng = np.random.default_rng(8)
+    Phi = rng.normal(size=(300, 40)) * 0.8 ** np.arange(40)
+    y = rng.integers(0, 3, size=300)
+    exact = feature_record(Phi[:200], Phi[200:], y[200:])
+    sketch = feature_record(
+        Phi[:200],
+        Phi[200:],
+        y[200:],
+        spectrum=FeatureSpectrum(6, solver="randomized", random_state=0),
+    )
+    np.testing.assert_allclose(
+        sketch["eigenvalues"], exact["eigenvalues"][:6], rtol=1e-6
+    )
+    coarse = feature_record(
+        Phi[:200], Phi[200:], y[200:], spectrum=FeatureSpectrum(rtol=1e-3)
+    )
+    assert coarse["rank"] == np.sum(
+        exact["eigenvalues"] > 1e-3 * exact["eigenvalues"][0]
+    )
+
+
+def test_geometry_columns_of_the_training_features():
+    Phi_train, Phi_test, y_test, outputs = _arrays()
+    rng = np.random.default_rng(0)
+    y_train = rng.integers(0, 3, size=len(Phi_train))
+    Phi_train = Phi_train + 2.0 * np.eye(3)[y_train] @ rng.normal(size=(3, 8))
+    record = feature_record(Phi_train, Phi_test, y_test, outputs, y_train=y_train)
+    ref = geometry(Phi_train, y_train)
+    assert record["compression"] == pytest.approx(ref["compression"], rel=1e-9)
+    assert record["discrimination"] == pytest.approx(ref["discrimination"], rel=1e-9)
+    assert record["nc1"] == pytest.approx(ref["nc1"], rel=1e-8)
+    assert record["numerical_rank"] == rank_share(Phi_train, 0.95)
+    assert record["target_linearity"] == pytest.approx(
+        linearity(Phi_train, target_matrix(y_train)), rel=1e-9
+    )
+    with pytest.raises(ValueError, match="class labels"):
+        feature_record(Phi_train, Phi_test, y_test, y_train=y_train + 0.5)
+
+
+def test_zero_outputs_give_the_documented_sentinel():
+    """A zero-initialised read-out: no eigenfunction is used (D_u = 0)."""
+    Phi_train, Phi_test, y_test, outputs = _arrays()
+    with pytest.warns(UserWarning):
+        record = feature_record(Phi_train, Phi_test, y_test, np.zeros_like(outputs))
+    assert record["D_u"] == 0.0 and record["utility_at_C"] == 0.0
+    assert np.all(record["utility"] == 0.0)
+    assert record["cka_mf"] == 1.0 and record["regime"] == "EF"
 
 
 def test_without_outputs_leaves_the_utility_measures_out():
     Phi_train, Phi_test, y_test, outputs = _arrays()
-    record = feature_measures(Phi_train, Phi_test, y_test)
+    record = feature_record(Phi_train, Phi_test, y_test)
     assert set(record) == {
         "n_features",
-        "n_classes",
+        "n_targets",
+        "rank",
         "D_lambda",
         "quality_at_C",
         "D_q",
@@ -101,26 +156,26 @@ def test_without_outputs_leaves_the_utility_measures_out():
         "quality",
         "cumulative_quality",
     }
-    with_outputs = feature_measures(Phi_train, Phi_test, y_test, outputs)
+    with_outputs = feature_record(Phi_train, Phi_test, y_test, outputs)
     for key in record:
         np.testing.assert_array_equal(record[key], with_outputs[key])
 
 
-def test_n_classes_and_threshold():
+def test_n_targets_and_threshold():
     Phi_train, Phi_test, y_test, outputs = _arrays()
-    record = feature_measures(Phi_train, Phi_test, y_test, outputs, n_classes=5)
-    assert record["n_classes"] == 5
+    record = feature_record(Phi_train, Phi_test, y_test, outputs, n_targets=5)
+    assert record["n_targets"] == 5
     assert record["quality_at_C"] == pytest.approx(record["cumulative_quality"][4])
     # The regime is CKA-MF against the threshold, on either side of it.
     cka = record["cka_mf"]
     assert (
-        feature_measures(
+        feature_record(
             Phi_train, Phi_test, y_test, outputs, threshold=min(1.0, cka + 1e-9)
         )["regime"]
         == "MF"
     )
     assert (
-        feature_measures(
+        feature_record(
             Phi_train, Phi_test, y_test, outputs, threshold=max(0.0, cka - 1e-9)
         )["regime"]
         == "EF"
@@ -131,10 +186,10 @@ def test_regression_target_has_one_column():
     rng = np.random.default_rng(2)
     Phi = rng.normal(size=(80, 4))
     y = Phi @ [1.0, -2.0, 0.0, 0.5]
-    record = feature_measures(Phi[:50], Phi[50:], y[50:])
-    assert record["n_classes"] == 1
-    lam, V = _naive_spectrum(Phi[:50])
-    E = Phi[50:] @ V.T / np.sqrt(lam)
+    record = feature_record(Phi[:50], Phi[50:], y[50:])
+    assert record["n_targets"] == 1
+    lam, V = spectrum(Phi[:50])
+    E = Phi[50:] @ V / np.sqrt(lam)
     expected = naive_cumulative(E, y[50:, None])
     np.testing.assert_allclose(record["cumulative_quality"], expected, atol=1e-10)
     # The target is linear in the features: it lies in their span.
@@ -144,9 +199,9 @@ def test_regression_target_has_one_column():
 def test_invariant_to_the_order_of_the_test_samples():
     Phi_train, Phi_test, y_test, outputs = _arrays(seed=4)
     order = np.random.default_rng(0).permutation(len(y_test))
-    a = feature_measures(Phi_train, Phi_test, y_test, outputs)
-    b = feature_measures(Phi_train, Phi_test[order], y_test[order], outputs[order])
-    for key in (*MEASURE_SCALARS, *MEASURE_CURVES):
+    a = feature_record(Phi_train, Phi_test, y_test, outputs)
+    b = feature_record(Phi_train, Phi_test[order], y_test[order], outputs[order])
+    for key in (*SCALARS, *CURVES):
         if key == "regime":
             assert a[key] == b[key]
         else:
@@ -156,10 +211,10 @@ def test_invariant_to_the_order_of_the_test_samples():
 def test_float32_inputs_agree_with_float64_and_are_not_mutated():
     Phi_train, Phi_test, y_test, outputs = _arrays(dtype=np.float32)
     copies = [a.copy() for a in (Phi_train, Phi_test, y_test, outputs)]
-    single = feature_measures(Phi_train, Phi_test, y_test, outputs)
+    single = feature_record(Phi_train, Phi_test, y_test, outputs)
     for original, copy in zip((Phi_train, Phi_test, y_test, outputs), copies):
         np.testing.assert_array_equal(original, copy)
-    double = feature_measures(
+    double = feature_record(
         Phi_train.astype(np.float64), Phi_test.astype(np.float64), y_test, outputs
     )
     for key in ("quality_at_C", "utility_at_C", "D_lambda", "D_q", "D_u", "cka_mf"):
@@ -168,14 +223,14 @@ def test_float32_inputs_agree_with_float64_and_are_not_mutated():
 
 def test_array_api_backends_agree_with_numpy(backend):
     Phi_train, Phi_test, y_test, outputs = _arrays()
-    expected = feature_measures(Phi_train, Phi_test, y_test, outputs)
-    record = feature_measures(
+    expected = feature_record(Phi_train, Phi_test, y_test, outputs)
+    record = feature_record(
         backend.asarray(Phi_train),
         backend.asarray(Phi_test),
         y_test,
         backend.asarray(outputs),
     )
-    for key in MEASURE_CURVES:
+    for key in CURVES:
         assert isinstance(record[key], np.ndarray)
         np.testing.assert_allclose(record[key], expected[key], atol=1e-8)
     for key in ("quality_at_C", "utility_at_C", "D_lambda", "D_q", "D_u", "cka_mf"):
@@ -201,18 +256,18 @@ def test_bad_input_gets_one_clear_error(change, error, match):
     for key, edit in change.items():
         arrays[key] = edit(arrays[key])
     with pytest.raises(error, match=match):
-        feature_measures(
+        feature_record(
             arrays["Phi_train"], arrays["Phi_test"], arrays["y_test"], arrays["outputs"]
         )
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"n_components": 0}, {"n_classes": 0}, {"threshold": 1.5}]
+    "kwargs", [{"n_targets": 0}, {"threshold": 1.5}, {"rank_share": 0.0}]
 )
 def test_bad_parameters(kwargs):
     Phi_train, Phi_test, y_test, outputs = _arrays()
     with pytest.raises(ValueError, match=next(iter(kwargs))):
-        feature_measures(Phi_train, Phi_test, y_test, outputs, **kwargs)
+        feature_record(Phi_train, Phi_test, y_test, outputs, **kwargs)
 
 
 def test_report_and_tracker_agree_on_the_same_arrays(tmp_path):
@@ -240,25 +295,26 @@ def test_report_and_tracker_agree_on_the_same_arrays(tmp_path):
         "outputs_test": extractor.outputs(X[90:]),
         "layers": {},
     }
-    direct = feature_measures(
+    direct = feature_record(
         run["Phi_train"], run["Phi_test"], run["y_test"], run["outputs_test"]
     )
-    for key in (*MEASURE_SCALARS, *MEASURE_CURVES, "n_features", "n_classes"):
+    for key in (*SCALARS, *CURVES, "n_features", "n_targets"):
         np.testing.assert_array_equal(tracked[key], direct[key], err_msg=key)
     # The report's table shows the same record, rounded to 3 digits.
     text = open(write_report(run, tmp_path), encoding="utf-8").read()
     row = next(line for line in text.splitlines() if line.startswith("| Phi"))
     cells = [cell.strip() for cell in row.split("|")[3:-1]]
     keys = ("D_lambda", "quality_at_C", "D_q", "utility_at_C", "D_u", "cka_mf")
-    assert cells == [f"{tracked[key]:.3g}" for key in keys] + [tracked["regime"]]
+    assert cells[0] == str(tracked["rank"])
+    assert cells[1:8] == [f"{tracked[key]:.3g}" for key in keys] + [tracked["regime"]]
 
 
-def test_one_table_order_for_report_and_tracker():
-    pytest.importorskip("torch")
-    from skfeat._report import COLUMN_TITLES, MEANINGS
-    from skfeat.torch._tracker import CURVES, SCALARS
+def test_one_schema_for_every_table():
+    """Tracker, report and layerwise records name their columns in the schema."""
+    from skfeat.metrics._records import COLUMNS
 
-    assert tuple(COLUMN_TITLES) == MEASURE_SCALARS
-    assert set(MEANINGS) == set(MEASURE_SCALARS)
-    assert SCALARS == ("train_accuracy", "test_accuracy", *MEASURE_SCALARS)
-    assert CURVES == MEASURE_CURVES
+    Phi_train, Phi_test, y_test, outputs = _arrays()
+    record = feature_record(
+        Phi_train, Phi_test, y_test, outputs, y_train=np.arange(len(Phi_train)) % 3
+    )
+    assert set(record) <= set(COLUMNS)

@@ -1,8 +1,8 @@
-"""feature_measures (the tracker's and report's record) against its former path.
+"""feature_record (the tracker's and report's record) against its former path.
 
 Run by hand: ``python benchmarks/bench_summary.py [--n 20000] [--m 5000] [--p 256]``.
 
-``feature_measures`` fits the spectrum on ``n x p`` float32 training features
+``feature_record`` fits the spectrum on ``n x p`` float32 training features
 and makes one held-out pass over ``[Phi | Y | F]`` (``FeatureSpectrum.measures``:
 quality, utility and CKA-MF from one Gram, the eigenfunctions never evaluated).
 The peer is the path that ``FeatureTracker`` and ``skfeat report`` each took
@@ -19,10 +19,10 @@ import time
 import numpy as np
 
 from skfeat import FeatureSpectrum
+from skfeat.inspection import feature_record
 from skfeat.metrics import (
     cka_mf,
     effective_dimension,
-    feature_measures,
     feature_regime,
     projection_measures,
 )
@@ -38,7 +38,7 @@ def best_time(fn, repeat):
 
 
 def former_path(Phi_train, Phi_test, y_test, outputs, n_classes):
-    """The record as the tracker computed it before feature_measures."""
+    """The record as the tracker computed it before feature_record."""
     spectrum = FeatureSpectrum().fit(Phi_train)
     E = spectrum.transform(Phi_test)
     res = projection_measures(E, y_test, outputs=outputs)
@@ -77,7 +77,7 @@ def main():
 
     t_fit, _ = best_time(lambda: FeatureSpectrum().fit(Phi_train), args.repeat)
     t_new, new = best_time(
-        lambda: feature_measures(Phi_train, Phi_test, y_test, F), args.repeat
+        lambda: feature_record(Phi_train, Phi_test, y_test, F), args.repeat
     )
     t_old, old = best_time(
         lambda: former_path(Phi_train, Phi_test, y_test, F, C), args.repeat
@@ -85,7 +85,7 @@ def main():
     print(f"{'':34}{'seconds':>10}{'/ fit':>8}{'/ former':>10}")
     for label, t in (
         ("FeatureSpectrum.fit (train)", t_fit),
-        ("feature_measures", t_new),
+        ("feature_record", t_new),
         ("former path (transform + 3 passes)", t_old),
     ):
         print(f"{label:34}{t:>10.3f}{t / t_fit:>8.2f}{t / t_old:>10.2f}")
