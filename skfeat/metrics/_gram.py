@@ -58,11 +58,34 @@ class GramBlocks:
 
     def __init__(self, *blocks, name="Input"):
         moments = Moments(name=name).update(*blocks)
+        self._set(moments, [b.dtype for b in blocks])
+
+    @classmethod
+    def from_moments(cls, moments, dtypes):
+        """Gram blocks of moments accumulated elsewhere (streaming, batches).
+
+        Parameters
+        ----------
+        moments : Moments
+            With sums (``with_sums=True``), blocks ``[D | S_1 | ...]``.
+        dtypes : sequence of dtypes
+            The dtype of each block's data (it sets the rank rules).
+
+        Returns
+        -------
+        grams : GramBlocks
+            The same object as ``GramBlocks(*blocks)`` on all the rows.
+        """
+        grams = cls.__new__(cls)
+        grams._set(moments, list(dtypes))
+        return grams
+
+    def _set(self, moments, dtypes):
         self.gram = to_host(moments.gram)
         self.sums = to_host(moments.sums)
         self.n_samples = moments.n_samples
-        self._dtypes = [b.dtype for b in blocks]
-        edges = np.cumsum([0] + [b.shape[1] for b in blocks])
+        self._dtypes = dtypes
+        edges = np.cumsum([0, *moments.widths])
         self._slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
     def block(self, i, j):

@@ -112,10 +112,22 @@ def projections_of_features(
     ``X`` itself (the result's ``cka_mf``, with ``outputs``).  ``X`` must
     already be validated.
     """
+    blocks, index = _blocks(X, y, outputs, target_type, center_target)
+    return projections_from_grams(GramBlocks(*blocks, name="X"), coef, index)
+
+
+def projections_from_grams(grams, coef, index):
+    """Projection measures of ``E = X @ coef`` from the Gram blocks of ``[X | ...]``.
+
+    The streaming form of :func:`projections_of_features`: ``grams`` are
+    the :class:`~skfeat.metrics._gram.GramBlocks` of ``[X | Y | F]`` (built
+    from one pass, or from moments accumulated batch by batch with
+    :meth:`GramBlocks.from_moments`), ``index`` says which blocks hold the
+    targets (``"y"``) and outputs (``"outputs"``).  Gives ``cka_mf`` of ``X``
+    too when the outputs are there.
+    """
     from ._cka import cka_mf_from_grams
 
-    blocks, index = _blocks(X, y, outputs, target_type, center_target)
-    grams = GramBlocks(*blocks, name="X")
     gram_xx = grams.block(0, 0)
     result = _collect(
         grams, index, coef.T @ gram_xx @ coef, lambda z: coef.T @ grams.block(0, z)
