@@ -690,10 +690,8 @@ def _check_choice(value, constraint, name):
 
 
 def _true_eigenvalues(lam, scale, dtype):
-    """``lam * scale^2`` as float64, checked to fit ``dtype``."""
+    """``lam * scale^2`` as float64, checked to fit ``dtype`` first."""
     info = np.finfo(np.float32 if "32" in str(dtype) else np.float64)
-    with np.errstate(over="ignore", under="ignore"):
-        true = lam * scale**2
     top = math.log2(lam[0]) + 2 * math.log2(scale)
     bottom = math.log2(lam[-1]) + 2 * math.log2(scale) if lam[-1] > 0 else -math.inf
     if top >= math.log2(float(info.max)):
@@ -706,7 +704,8 @@ def _true_eigenvalues(lam, scale, dtype):
             f"The eigenvalues of these features (down to 2^{bottom:.0f}) underflow "
             f"{info.dtype}: cast the features to float64, or rescale them."
         )
-    return true
+    # Two steps: scale**2 alone may leave float64 when lam * scale**2 does not.
+    return (np.asarray(lam, dtype=np.float64) * scale) * scale
 
 
 def _signed(V):

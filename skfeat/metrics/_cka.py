@@ -6,10 +6,16 @@ only ``(p + q) x (p + q)`` Gram matrices and column sums, accumulated in one
 pass over the rows, are ever formed -- never the ``m x m`` kernels.
 """
 
+import math
+import warnings
 from numbers import Real
 
+import numpy as np
+import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, validate_params
 
+from skfeat._moments import Moments
+from skfeat.utils._array_api import is_dask, namespace_and_device, to_host
 from skfeat.utils._validation import check_matrix, check_same_length
 
 from ._gram import GramBlocks, centred_cka, span_basis
@@ -18,9 +24,10 @@ __all__ = ["cka_mf", "feature_regime", "linear_cka"]
 
 
 @validate_params(
-    {"X": ["array-like"], "Y": ["array-like"]}, prefer_skip_nested_validation=True
+    {"X": ["array-like"], "Y": ["array-like"], "debiased": ["boolean"]},
+    prefer_skip_nested_validation=True,
 )
-def linear_cka(X, Y):
+def linear_cka(X, Y, *, debiased=False):
     """Linear centred kernel alignment of two representations of the same samples.
 
     ``CKA(X X^T, Y Y^T) = <HKH, HLH>_F / (||HKH||_F ||HLH||_F)``, computed in
@@ -29,18 +36,28 @@ def linear_cka(X, Y):
     ``O((p + q)^2)``, not ``O(m^2)``.  Invariant to orthogonal transformations
     and isotropic scaling of either side; 1 for a representation with itself.
 
+    ``debiased=True`` uses the unbiased HSIC estimator of Song et al. (2012),
+    as Kornblith et al.'s debiased CKA and torch_cka do: the kernels' diagonals
+    are removed and the finite-sample bias of the plain (biased) estimator,
+    which makes unrelated representations look similar when ``m`` is small
+    against the number of features, is corrected.  Still computed in feature
+    space (the kernels' diagonals are the rows' squared norms).
+
     Parameters
     ----------
     X : array-like of shape (m, p)
         First representation (rows are samples).  numpy, array-API or dask.
     Y : array-like of shape (m, q)
         Second representation of the same samples; a vector is one column.
+    debiased : bool, default=False
+        Use the unbiased HSIC estimator (needs ``m >= 4``).
 
     Returns
     -------
     cka : float
-        In ``[0, 1]``.  Defined as 0, with a warning, when either side is
-        constant over the samples (its centred Gram matrix is zero).
+        In ``[0, 1]`` (the debiased estimate can be slightly negative for
+        unrelated representations).  Defined as 0, with a warning, when either
+        side is constant over the samples (its centred Gram matrix is zero).
 
     See Also
     --------
@@ -62,9 +79,11 @@ def linear_cka(X, Y):
     >>> round(linear_cka(X, 3.0 * X), 12)
     1.0
     """
-    X = check_matrix(X, "X", allow_1d=True, min_samples=2)
-    Y = check_matrix(Y, "Y", allow_1d=True, min_samples=2)
+    X = check_matrix(X, "X", allow_1d=True, min_samples=4 if debiased else 2)
+    Y = check_matrix(Y, "Y", allow_1d=True, min_samples=4 if debiased else 2)
     check_same_length(("X", X), ("Y", Y))
+    if debiased:
+        return _debiased_cka(X, Y)
     grams = GramBlocks(X, Y, name="X")
     return centred_cka(
         grams.block(0, 0),
@@ -75,6 +94,89 @@ def linear_cka(X, Y):
         grams.n_samples,
         grams.noise_rtol(),
     )
+
+
+def _debiased_cka(X, Y):
+    """Unbiased-HSIC linear CKA from one pass over ``[X | Y | ||x||^2 | ||y||^2]``.
+
+    With ``K~ = K - diag(K)`` (and ``L~``), the unbiased estimator is
+    ``[tr(K~ L~) + 1'K~1 1'L~1 / ((m-1)(m-2)) - 2/(m-2) 1'K~L~1] / (m(m-3))``;
+    every term is a product of the Gram blocks and column sums of ``X``, ``Y``
+    and the two columns of squared row norms (the kernels' diagonals).  The
+    estimator does not change when a side is shifted by a constant row or
+    scaled: each side is centred first (its terms would otherwise be large
+    uncentred products that cancel) and divided by a power of two near its
+    largest magnitude, so the squared norms stay in range.
+    """
+    m = X.shape[0]
+    blocks = _with_squared_norms(X, Y)
+    # The raw moments, not GramBlocks: the squared norms must stay in the
+    # units of their side (GramBlocks would rescale each block on its own).
+    moments = Moments(name="X").update(*blocks)
+    grams = _RawBlocks(moments, [b.dtype for b in blocks])
+    sx, sy = grams.block_sums(0), grams.block_sums(1)
+    kx, ky = grams.block_sums(2)[0], grams.block_sums(3)[0]  # sum of K_ii, L_ii
+
+    def hsic(a, b, sa, sb, ka, kb, sq_a, sq_b):
+        # a, b: block indices; sa, sb: their column sums; ka, kb: the sums of
+        # their kernels' diagonals; sq_a, sq_b: the squared-norm blocks.
+        diag_product = grams.block(sq_a, sq_b)[0, 0]
+        trace = np.sum(grams.block(a, b) ** 2) - diag_product
+        ones_a = sa @ sa - ka
+        ones_b = sb @ sb - kb
+        cross = (
+            sa @ grams.block(a, b) @ sb
+            - grams.block(sq_a, b)[0] @ sb
+            - grams.block(sq_b, a)[0] @ sa
+            + diag_product
+        )
+        return (
+            trace + ones_a * ones_b / ((m - 1) * (m - 2)) - 2.0 / (m - 2) * cross
+        ) / (m * (m - 3))
+
+    xy = hsic(0, 1, sx, sy, kx, ky, 2, 3)
+    xx = hsic(0, 0, sx, sx, kx, kx, 2, 2)
+    yy = hsic(1, 1, sy, sy, ky, ky, 3, 3)
+    floor = grams.noise_rtol()
+    if xx <= floor * abs(kx) ** 2 / m**2 or yy <= floor * abs(ky) ** 2 / m**2:
+        warnings.warn(
+            "One representation is constant over the samples; CKA is undefined "
+            "there and is reported as 0.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return 0.0
+    return float(np.clip(xy / np.sqrt(xx * yy), -1.0, 1.0))
+
+
+class _RawBlocks(GramBlocks):
+    """Gram blocks of moments as accumulated (no per-block rescaling)."""
+
+    def __init__(self, moments, dtypes):
+        gram = to_host(moments.gram) * np.outer(moments.scales, moments.scales)
+        self.gram = gram
+        self.sums = to_host(moments.sums) * moments.scales
+        self.n_samples = moments.n_samples
+        self._dtypes = dtypes
+        edges = np.cumsum([0, *moments.widths])
+        self._slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _with_squared_norms(X, Y):
+    """Centred, rescaled ``[X, Y]`` and their squared row norms (see above)."""
+    if is_dask(X) or is_dask(Y) or sp.issparse(X) or sp.issparse(Y):
+        X, Y = to_host(X), to_host(Y)
+    xp, _ = namespace_and_device(X, Y)
+    blocks = []
+    for A in (X, Y):
+        top = float(to_host(xp.max(xp.abs(A))))
+        if not math.isfinite(top):
+            raise ValueError("X and Y must not contain NaN or infinity.")
+        scale = 2.0 ** round(math.log2(top)) if top > 0 else 1.0
+        A = xp.astype(A, xp.float64) / scale
+        blocks.append(A - xp.mean(A, axis=0))
+    squared = [xp.sum(A * A, axis=1)[:, None] for A in blocks]
+    return (*blocks, *squared)
 
 
 def cka_mf_from_grams(grams, features=0, outputs=1):

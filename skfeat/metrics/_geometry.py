@@ -158,7 +158,9 @@ class ClassMoments:
             )
         labels, index = self._with_labels(y)
         codes = np.array([index[v] for v in y.tolist()], dtype=np.intp)
-        scale = max(self._scale, _scale_of(H))
+        scale = _scale_of(H)
+        if self._scatter is not None:
+            scale = max(self._scale, scale)
         present, first, local = np.unique(codes, return_index=True, return_inverse=True)
         old = 0 if self._counts is None else self._counts.size
         known = np.array([i < old and self._counts[i] > 0 for i in present])
@@ -208,7 +210,9 @@ class ClassMoments:
         theirs[:] = other._labels
         labels, index = self._with_labels(theirs[seen])
         idx = np.array([index[v] for v in theirs[seen].tolist()], dtype=np.intp)
-        scale = max(self._scale, other._scale)
+        scale = other._scale
+        if self._scatter is not None:
+            scale = max(self._scale, scale)
         self._commit_labels(labels, index, other.n_features_)
         self._rescale(scale)
         self._dtype = _least_precise(self._dtype, other._dtype)
@@ -260,6 +264,9 @@ class ClassMoments:
     def _rescale(self, scale):
         """Move the state to units of ``scale`` (a power of two, >= the old)."""
         if scale == self._scale:
+            return
+        if not np.any(self._counts):  # nothing accumulated yet: just adopt it
+            self._scale = scale
             return
         ratio = self._scale / scale
         self._scatter *= ratio**2
@@ -505,20 +512,18 @@ class ClassMoments:
                 f"H has {H.shape[1]} features; the moments have {self.n_features_}."
             )
         if is_dask(H):
-            H = H.compute()
+            # Blockwise on the workers: only the labels come back.
+            codes = H.rechunk({1: -1}).map_blocks(
+                _nearest_block,
+                means=means,
+                scale=self._scale,
+                drop_axis=1,
+                dtype=np.intp,
+            )
+            return self.classes_[np.asarray(codes.compute())]
         labels = []
-        K = means.shape[0]
-        for _, chunk in iter_row_blocks(H, K, self.chunk_rows):
-            cxp, cdev = namespace_and_device(chunk)
-            if self._scale != 1.0:
-                chunk = cxp.astype(chunk, cxp.float64) / self._scale
-            mu = from_host(means.T, cxp, cdev, chunk.dtype)
-            half_sq = from_host(0.5 * np.sum(means**2, axis=1), cxp, cdev, chunk.dtype)
-            # argmin ||h - mu||^2 = argmax (h . mu - ||mu||^2 / 2): an n x K product.
-            score = chunk @ mu - half_sq[None, :]
-            if not bool(cxp.all(cxp.isfinite(score))):
-                raise ValueError("H contains NaN or infinity.")
-            labels.append(to_host(cxp.argmax(score, axis=1), None).astype(np.intp))
+        for _, chunk in iter_row_blocks(H, means.shape[0], self.chunk_rows):
+            labels.append(_nearest(chunk, means, self._scale))
         return self.classes_[np.concatenate(labels)]
 
     def _nc1(self, centred):
@@ -537,6 +542,24 @@ class ClassMoments:
         # sum_j v_j^T Sigma_W v_j / s_j^2: a K-dimensional problem.
         quad = np.sum(V * (within @ V), axis=0)
         return float(max(np.sum(quad / s[keep] ** 2), 0.0))
+
+
+def _nearest(chunk, means, scale):
+    """Index of the nearest (scaled) class mean of each row, where rows live."""
+    cxp, cdev = namespace_and_device(chunk)
+    if scale != 1.0:
+        chunk = cxp.astype(chunk, cxp.float64) / scale
+    mu = from_host(means.T, cxp, cdev, chunk.dtype)
+    half_sq = from_host(0.5 * np.sum(means**2, axis=1), cxp, cdev, chunk.dtype)
+    # argmin ||h - mu||^2 = argmax (h . mu - ||mu||^2 / 2): an n x K product.
+    score = chunk @ mu - half_sq[None, :]
+    if not bool(cxp.all(cxp.isfinite(score))):
+        raise ValueError("H contains NaN or infinity.")
+    return to_host(cxp.argmax(score, axis=1), None).astype(np.intp)
+
+
+def _nearest_block(block, means, scale):
+    return _nearest(np.asarray(block), means, scale)
 
 
 def _least_precise(current, dtype):

@@ -49,7 +49,9 @@ class GramBlocks:
     Attributes
     ----------
     gram : ndarray of shape (d, d)
-        Uncentred ``B^T B`` in float64, in units of the blocks' scales.
+        Uncentred ``B^T B`` in float64, each block in units of a power of two
+        near its root-mean-square size (every measure here is invariant to a
+        block's scale).
     sums : ndarray of shape (d,)
         Column sums, in the same units.
     n_samples : int
@@ -81,12 +83,23 @@ class GramBlocks:
         return grams
 
     def _set(self, moments, dtypes):
-        self.gram = to_host(moments.gram)
-        self.sums = to_host(moments.sums)
         self.n_samples = moments.n_samples
         self._dtypes = dtypes
         edges = np.cumsum([0, *moments.widths])
         self._slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+        # Each block in units of a power of two near its root-mean-square
+        # size: the measures do not depend on a block's scale, and the small
+        # algebra (norms of Grams, eigendecompositions) then never meets
+        # squares of 1e200 that overflow float64.
+        gram, sums = to_host(moments.gram), to_host(moments.sums)
+        diag = np.diag(gram)
+        factors = np.ones(gram.shape[0])
+        for block in self._slices:
+            top = float(diag[block].max()) / max(self.n_samples, 1)
+            if top > 0:
+                factors[block] = 2.0 ** round(0.5 * np.log2(top))
+        self.gram = gram / np.outer(factors, factors)
+        self.sums = sums / factors
 
     def block(self, i, j):
         """Return the ``(i, j)`` block of the Gram matrix."""

@@ -118,8 +118,6 @@ class LayerDisplay:
                 )
             values[metric] = column
         metrics = check_metrics(metrics, list(values), "LayerDisplay.plot")
-        figure, axes = get_axes_grid(axes, len(metrics), "LayerDisplay.plot")
-        name = self.name if name is None else name
         depth = np.arange(len(layers))
         if self.depth is not None:
             depth = np.asarray(self.depth, dtype=np.float64)
@@ -128,6 +126,9 @@ class LayerDisplay:
                     f"depth has shape {depth.shape}; expected one position per "
                     f"layer, shape ({len(layers)},)."
                 )
+        # Checked before a figure exists: a failed call leaves no figure open.
+        figure, axes = get_axes_grid(axes, len(metrics), "LayerDisplay.plot")
+        name = self.name if name is None else name
         style = {"marker": "o"}
         style.update(kwargs)
         if name:

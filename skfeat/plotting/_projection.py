@@ -114,22 +114,28 @@ class ProjectionDisplay:
             raise ValueError(
                 "ProjectionDisplay needs quality, utility or both; got neither."
             )
-        figure, ax = get_axes(ax, "ProjectionDisplay.plot")
+        # Everything is checked before a figure exists: a failed call leaves
+        # no figure open.
         n_classes = check_n_classes(self.n_classes)
+        quality = (
+            None if self.quality is None else _check_curve(self.quality, "quality")
+        )
+        utility = (
+            None if self.utility is None else _check_curve(self.utility, "utility")
+        )
+        figure, ax = get_axes(ax, "ProjectionDisplay.plot")
         name = self.name if name is None else name
         prefix = f"{name}: " if name else ""
         self.quality_line_ = self.utility_line_ = None
         color = kwargs.pop("color", None)
-        if self.quality is not None:
-            quality = _check_curve(self.quality, "quality")
+        if quality is not None:
             style = {"marker": "o", "markersize": _marker_size(quality), "color": color}
             style.update(kwargs, label=f"{prefix}quality $Q(k)$")
             (self.quality_line_,) = ax.plot(
                 np.arange(1, quality.size + 1), quality, **style
             )
             color = self.quality_line_.get_color()
-        if self.utility is not None:
-            utility = _check_curve(self.utility, "utility")
+        if utility is not None:
             style = {
                 "marker": "s",
                 "markersize": _marker_size(utility),

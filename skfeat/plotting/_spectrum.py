@@ -165,6 +165,14 @@ class SpectrumDisplay:
             ylabel = r"eigenvalue share $\lambda_k \,/\, \Sigma_j \lambda_j$"
         else:
             lam = raw
+            shown = raw[raw > 0]
+            if shown.max() > 1e300 or shown.min() < 1e-300:
+                # matplotlib's log locator overflows beyond ~1e300.
+                raise ValueError(
+                    f"eigenvalues from {shown.min():.3g} to {shown.max():.3g} are "
+                    "beyond what a log axis draws; pass normalize=True (shares of "
+                    "the trace) or drop_first=True."
+                )
             ylabel = r"eigenvalue $\lambda_k$"
         if name:
             label = f"{name} ({label})"

@@ -1,5 +1,7 @@
 """TrainingDisplay: feature-learning measures over training epochs."""
 
+import numbers
+
 import numpy as np
 
 from ._base import (
@@ -91,8 +93,13 @@ class TrainingDisplay:
             This object, with the matplotlib artists stored.
         """
         records = check_records(self.history, "TrainingDisplay")
-        if any("epoch" not in record for record in records):
-            raise ValueError("TrainingDisplay needs an 'epoch' in each record.")
+        for i, record in enumerate(records):
+            epoch = record.get("epoch")
+            if not isinstance(epoch, numbers.Real) or isinstance(epoch, bool):
+                raise ValueError(
+                    "TrainingDisplay needs a numeric 'epoch' in each record; "
+                    f"record {i} has epoch={epoch!r}."
+                )
         all_layers = list(dict.fromkeys(r.get("layer") for r in records))
         if layers is None:
             layers = all_layers
