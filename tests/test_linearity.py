@@ -5,14 +5,11 @@ import warnings
 import numpy as np
 import pytest
 from _naive import linearity as naive_linearity
+from _naive import target_matrix as one_hot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skfeat.metrics import ClassMoments, target_linearity
-
-
-def one_hot(y):
-    return (y[:, None] == np.unique(y)[None, :]).astype(float)
 
 
 def sample(n=40, p=5, K=3, seed=0, noise=1.0):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import sklearn
 from _naive import cumulative_projection, feature_projection
+from _naive import target_matrix as one_hot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,11 +36,6 @@ def as_backend(name):
 
         return Cuda
     return module
-
-
-def one_hot(labels):
-    classes = np.unique(labels)
-    return (labels[:, None] == classes[None, :]).astype(float)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from _naive import projector
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -33,11 +34,6 @@ def _naive(Phi_train, Phi_test, y_test, F, C):
     # The rank rule of float32 features: eigenvalues above eps32 * lambda_1.
     keep = lam > lam[0] * np.finfo(np.float32).eps
     E = Phi_test @ Vt[keep].T / np.sqrt(lam[keep])
-
-    def projector(A):
-        u, sv, _ = np.linalg.svd(A, full_matrices=False)
-        u = u[:, sv > sv[0] * max(A.shape) * np.finfo(np.float64).eps]
-        return u @ u.T
 
     Y = np.eye(C)[y_test]
     PY, PF = projector(Y), projector(F)
