@@ -110,6 +110,36 @@ class Moments:
         self.widths = None
         self._block_scales = None
 
+    @classmethod
+    def from_gram(cls, gram, n_samples, scale=1.0, *, name="Input"):
+        """Moments of one block, ``B^T B = gram * scale^2``, without sums.
+
+        For continuing from a second moment known otherwise (a fitted
+        spectrum's eigenpairs, for ``partial_fit``).
+
+        Parameters
+        ----------
+        gram : array of shape (p, p)
+            ``B^T B / scale^2`` in the accumulation dtype of its device.
+        n_samples : int
+            Rows it sums over.
+        scale : float, default=1.0
+            The block's scale.
+        name : str, default="Input"
+            What the data is called in error messages.
+
+        Returns
+        -------
+        moments : Moments
+            Ready for :meth:`update`.
+        """
+        moments = cls(with_sums=False, name=name)
+        moments.gram = gram
+        moments.n_samples = int(n_samples)
+        moments.widths = (gram.shape[1],)
+        moments._set_scales([scale])
+        return moments
+
     def update(self, *blocks):
         """Add the rows of ``[blocks[0] | blocks[1] | ...]``; returns ``self``.
 

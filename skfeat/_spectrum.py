@@ -617,13 +617,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         V = to_host(self.components_).T
         top = lam.max()
         xp, device = namespace_and_device(self.components_)
-        moments = Moments(with_sums=False, name="Phi")
         gram = (V * (lam / top * self.n_samples_seen_)) @ V.T
-        moments.gram = from_host(gram, xp, device, accumulation_dtype(xp, device))
-        moments.n_samples = self.n_samples_seen_
-        moments.widths = (V.shape[0],)
-        moments._set_scales([math.sqrt(top)])
-        return moments
+        gram = from_host(gram, xp, device, accumulation_dtype(xp, device))
+        return Moments.from_gram(gram, self.n_samples_seen_, math.sqrt(top), name="Phi")
 
     def _n_kept(self, lam, max_components):
         rank = lam.size
