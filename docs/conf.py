@@ -182,11 +182,11 @@ def _escape_attribute_names(app, what, name, obj, options, lines):
         lines[i] = "``".join(parts)
 
 
-def _write_api_page_on_build(app):
+def _write_api_page_on_build(app, config):
     """Write api.rst when Sphinx starts a build (not when this file is imported).
 
-    Connected to ``builder-inited`` with a priority before autosummary's own
-    handler, which needs the page among the sources to generate its stubs.
+    Connected to ``config-inited``: before Sphinx lists the source files, so
+    that the page is among them and autosummary generates its stubs.
     """
     _write_api_page(app.srcdir)
 
@@ -204,6 +204,6 @@ def _skip_metadata_request_methods(app, what, name, obj, skip, options):
 
 def setup(app):
     """Register the API page writer and the docstring hooks."""
-    app.connect("builder-inited", _write_api_page_on_build, priority=100)
+    app.connect("config-inited", _write_api_page_on_build)
     app.connect("autodoc-process-docstring", _escape_attribute_names)
     app.connect("autodoc-skip-member", _skip_metadata_request_methods)
