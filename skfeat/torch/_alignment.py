@@ -46,7 +46,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ._activations import Reducer, select_tensor
-from ._inputs import Batches, call_model
+from ._inputs import Batch, Batches, call_model, integer_cast, place
 from ._layers import is_linear_like, linear_weight
 
 __all__ = [
@@ -210,6 +210,10 @@ def tangent_kernels(
 
         return hook
 
+    def forward(inputs):
+        kept.clear()
+        return call_model(model, inputs, forward_kwargs)
+
     modes = {m: m.training for m in model.modules()}
     handles = []
     n_outputs = None
@@ -220,17 +224,17 @@ def tangent_kernels(
         for name, module in modules.items():
             handles.append(module.register_forward_hook(keep_output(name)))
         with torch.enable_grad():
-            for batch in batches.placed(device, dtype):
-                kept.clear()
-                try:
-                    returned = call_model(model, batch.inputs, forward_kwargs)
-                except RuntimeError as exc:  # torch's shape / dtype mismatches
-                    if n_samples > 0:
-                        raise
-                    raise ValueError(
-                        f"The model could not run on X (a batch of shape "
-                        f"{_shape_of(batch.inputs)}; wrong feature count?): {exc}"
-                    ) from exc
+            cast = None
+            for raw in batches.raw():
+                if cast is None:
+                    # The first batch decides whether integers need a cast.
+                    inputs, cast, returned = integer_cast(
+                        forward, raw.inputs, device, dtype
+                    )
+                else:
+                    inputs = place(raw.inputs, device, dtype, cast_integers=cast)
+                    returned = forward(inputs)
+                batch = Batch(inputs)
                 outputs = select_tensor(returned, output_selector)
                 size = batch.size
                 if outputs.ndim == 0 or outputs.shape[0] != size:
@@ -269,12 +273,6 @@ def tangent_kernels(
         kept.clear()
         _restore_mode(model, modes)
     return kernels, n_outputs, n_samples
-
-
-def _shape_of(inputs):
-    if isinstance(inputs, dict):
-        return {key: tuple(value.shape) for key, value in inputs.items()}
-    return tuple(inputs.shape)
 
 
 def _to_numpy(tensor):

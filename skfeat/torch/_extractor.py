@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from skfeat.utils._optional import import_optional
 
 from ._activations import SEQUENCE_REDUCTIONS, SPATIAL_REDUCTIONS, Reducer
-from ._inputs import Batches
+from ._inputs import Batch, Batches, integer_cast
 from ._layers import LayerTap, probe_layers, resolve_layers, unwrap_compiled
 
 __all__ = ["FeatureExtractor"]
@@ -61,7 +61,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     dtype : torch.dtype or None, default=None
         Floating dtype of the forward pass; ``None`` keeps the module's.
         Floating inputs are cast to it; integer inputs (token ids, masks) keep
-        their dtype.
+        their dtype, unless the model cannot take them (see
+        ``integer_inputs_``).
     array_type : {"numpy", "torch"}, default="numpy"
         ``"numpy"``: features come back as numpy arrays on the host;
         ``"torch"``: as torch tensors on the device of the forward pass (no
@@ -111,6 +112,10 @@ default="flatten"
         Shape of one sample's model output (before reduction).
     n_features_out_ : int
         Number of features of the first layer of ``layers_``.
+    integer_inputs_ : {"kept", "cast"}
+        Whether integer inputs reach the model as they are (token ids for an
+        embedding) or cast to its dtype (a model that cannot take integers),
+        as decided by fit's forward pass.
 
     See Also
     --------
@@ -229,7 +234,20 @@ default="flatten"
         batches = Batches(X, self.batch_size)
         probe = batches.head(2)
         names = resolve_layers(module, self.layers)
-        placed = _placed_batch(probe, device, dtype)
+
+        def forward(inputs):
+            tap = LayerTap(
+                module,
+                [],
+                self._reducer(),
+                None,
+                forward_kwargs=self.forward_kwargs,
+            )
+            with tap:
+                tap.run(Batch(inputs))
+
+        placed, cast, _ = integer_cast(forward, probe.inputs, device, dtype)
+        placed = Batch(placed)
         if isinstance(names, str):
             names = probe_layers(
                 module, names, placed, forward_kwargs=self.forward_kwargs
@@ -238,6 +256,7 @@ default="flatten"
         # Every fitted attribute is set at the end: a failed fit changes nothing.
         self.module_ = module
         self.layers_ = names
+        self.integer_inputs_ = "cast" if cast else "kept"
         self.input_shape_ = _sample_shape(probe.inputs)
         if isinstance(self.input_shape_, tuple) and len(self.input_shape_) == 1:
             self.n_features_in_ = self.input_shape_[0]
@@ -408,14 +427,7 @@ default="flatten"
             forward_kwargs=self.forward_kwargs,
         )
         with tap:
-            try:
-                tap.run(batch)
-            except RuntimeError as exc:  # torch's shape / dtype mismatches
-                raise ValueError(
-                    f"The model could not run on inputs of shape "
-                    f"{_sample_shape(batch.inputs)} per sample (a wrong number of "
-                    f"features?): {exc}"
-                ) from exc
+            tap.run(batch)
         return rows, tap.shapes
 
     def _run(self, X, names, *, with_counts=False):
@@ -441,7 +453,8 @@ default="flatten"
             output_selector=self.output_selector,
             forward_kwargs=self.forward_kwargs,
         )
-        placed = batches.placed(device, dtype)
+        cast = self.integer_inputs_ == "cast"
+        placed = batches.placed(device, dtype, cast_integers=cast)
         if self.verbose:
             tqdm = import_optional("tqdm.auto", "FeatureExtractor(verbose=True)")
             placed = tqdm.tqdm(placed, total=batches.n_batches, desc="FeatureExtractor")
@@ -504,12 +517,6 @@ def _is_placed(module, device, dtype):
         if dtype is not None and tensor.is_floating_point() and tensor.dtype != dtype:
             return False
     return True
-
-
-def _placed_batch(batch, device, dtype):
-    from ._inputs import Batch, place
-
-    return Batch(place(batch.inputs, device, dtype), batch.targets)
 
 
 def _sample_shape(inputs):

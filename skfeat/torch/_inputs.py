@@ -16,9 +16,13 @@ inputs here, so that a batch means the same thing everywhere:
 
 Floating inputs are cast to the model's floating dtype and checked for NaN and
 infinity *after* the cast (float64 values beyond float32's range become
-infinite in a float32 model, and are refused, not measured); integer inputs
-(token ids, attention masks) keep their dtype.  Everything moves to the
-model's device one batch at a time.
+infinite in a float32 model, and are refused, not measured).  Integer inputs
+(token ids, attention masks) keep their dtype; only a model that cannot take
+them (its first layer multiplies them by floating weights, as a ``Linear``
+would) gets them cast to its dtype, as scikit-learn casts integer data to
+float -- decided once, by a forward pass on the first samples
+(:func:`integer_cast`).  Everything moves to the model's device one batch at
+a time.
 """
 
 from collections.abc import Mapping
@@ -30,7 +34,7 @@ import torch
 
 from skfeat.utils._validation import DtypeError, check_real_dtype
 
-__all__ = ["Batches", "LABEL_KEYS", "call_model", "n_rows"]
+__all__ = ["Batches", "LABEL_KEYS", "call_model", "integer_cast", "n_rows", "place"]
 
 # The keys of a dict batch that hold its targets (Hugging Face's convention);
 # they are read as labels and not passed to the model.
@@ -114,7 +118,7 @@ class Batches:
             self._loader = _checked_loader(X, name)
         elif isinstance(X, _data.Dataset) and not isinstance(X, torch.Tensor):
             self._loader = _data.DataLoader(X, batch_size=self.batch_size)
-        elif isinstance(X, Mapping):
+        elif isinstance(X, Mapping) and not scipy.sparse.issparse(X):
             self._memory = _as_input_dict(X, name)
         else:
             self._memory = as_input_tensor(X, name)
@@ -160,10 +164,11 @@ class Batches:
         if seen == 0:
             raise ValueError(self._empty_message())
 
-    def placed(self, device, dtype):
+    def placed(self, device, dtype, *, cast_integers=False):
         """Batches on ``device``, floating inputs cast to ``dtype`` and checked."""
         for batch in self.raw():
-            yield Batch(place(batch.inputs, device, dtype, self.name), batch.targets)
+            inputs = place(batch.inputs, device, dtype, self.name, cast_integers)
+            yield Batch(inputs, batch.targets)
 
     def _empty_message(self):
         what = "DataLoader" if self._loader is not None else self.name
@@ -173,18 +178,59 @@ class Batches:
         )
 
 
-def place(inputs, device, dtype, name="X"):
-    """Move a batch to ``device``; floats cast to ``dtype`` and checked after it."""
+def place(inputs, device, dtype, name="X", cast_integers=False):
+    """Move a batch to ``device``; floats cast to ``dtype`` and checked after it.
+
+    With ``cast_integers``, a plain tensor of integers is cast too (a dict's
+    integer entries, token ids and masks, never are).
+    """
     if isinstance(inputs, Mapping):
         return {
             key: _place_tensor(value, device, dtype, f"{name}[{key!r}]")
             for key, value in inputs.items()
         }
-    return _place_tensor(inputs, device, dtype, name)
+    return _place_tensor(inputs, device, dtype, name, cast_integers)
 
 
-def _place_tensor(tensor, device, dtype, name):
-    if tensor.is_floating_point():
+def has_integers(inputs):
+    """Whether a plain tensor batch holds integers (a candidate for a cast)."""
+    return isinstance(inputs, torch.Tensor) and not inputs.is_floating_point()
+
+
+def integer_cast(run, inputs, device, dtype):
+    """Decide whether integer inputs must be cast, by running the model once.
+
+    ``run(placed_inputs)`` is a forward pass.  Integer inputs are tried as
+    they are; when the model raises on them (a ``Linear`` cannot multiply
+    integers), they are cast to ``dtype`` and tried again.  Returns
+    ``(placed_inputs, cast_integers, result)``; a model that fails both ways
+    raises a ValueError that names the shape of the inputs.
+    """
+    placed = place(inputs, device, dtype)
+    try:
+        return placed, False, run(placed)
+    except RuntimeError as exc:  # torch's shape / dtype mismatches
+        first = exc
+    if has_integers(inputs):
+        cast = place(inputs, device, dtype, cast_integers=True)
+        try:
+            return cast, True, run(cast)
+        except RuntimeError:
+            pass
+    raise ValueError(
+        f"The model could not run on inputs of shape {_shapes(inputs)} per sample "
+        f"(a wrong number of features?): {first}"
+    ) from first
+
+
+def _shapes(inputs):
+    if isinstance(inputs, Mapping):
+        return {key: tuple(value.shape[1:]) for key, value in inputs.items()}
+    return tuple(inputs.shape[1:])
+
+
+def _place_tensor(tensor, device, dtype, name, cast_integers=False):
+    if tensor.is_floating_point() or cast_integers:
         cast = tensor.to(device=device, dtype=dtype, non_blocking=True)
         if not bool(torch.isfinite(cast).all()):
             beyond = bool(torch.isfinite(tensor).all())
