@@ -430,8 +430,13 @@ default="flatten"
             tap.run(batch)
         return rows, tap.shapes
 
-    def _run(self, X, names, *, with_counts=False):
-        """One forward pass over ``X``: ``({layer: rows}, {layer: counts})``."""
+    def _run(self, X, names):
+        """One forward pass over ``X``: ``({layer: rows}, {layer: counts}, targets)``.
+
+        ``counts`` are the rows per sample of each layer (None: one each);
+        ``targets`` the labels that the batches carried (None when they
+        carried none), in the order of the pass.
+        """
         module, device, dtype = self._call_module()
         names = list(dict.fromkeys(names))
         batches = Batches(X, self.batch_size)
@@ -458,16 +463,25 @@ default="flatten"
         if self.verbose:
             tqdm = import_optional("tqdm.auto", "FeatureExtractor(verbose=True)")
             placed = tqdm.tqdm(placed, total=batches.n_batches, desc="FeatureExtractor")
+        targets = []
         with tap:
             for batch in placed:
                 if not batches.in_memory:
                     _check_sample_shape(batch.inputs, self)
+                    targets.append(batch.targets)
                 tap.run(batch)
         result = {name: c.result() for name, c in collectors.items()}
         if self.array_type == "numpy":
             result = {name: value.numpy() for name, value in result.items()}
         counts = {name: c.counts() for name, c in collectors.items()}
-        return result, counts
+        return result, counts, _concat_targets(targets)
+
+
+def _concat_targets(targets):
+    """Concatenate the labels of the loaded batches on the host (None if none)."""
+    if not targets or any(t is None for t in targets):
+        return None
+    return np.concatenate([np.asarray(torch.as_tensor(t).cpu()) for t in targets])
 
 
 def placed_module(module, device, dtype):
