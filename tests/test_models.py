@@ -340,8 +340,9 @@ def test_resnet18_layers_in_grid_search_run_the_network_once_per_score(
     assert search.best_params_["features__layers"] in {"layer3", "layer4", "avgpool"}
     # The utility scorer gets features and outputs from one forward pass.
     fitted = search.best_estimator_
+    network = fitted.named_steps["features"].module_  # a clone's copy
     calls = []
-    handle = resnet.register_forward_pre_hook(lambda m, a: calls.append(1))
+    handle = network.register_forward_pre_hook(lambda m, a: calls.append(1))
     try:
         score = get_scorer("utility")(fitted, X[:40], y[:40])
     finally:
