@@ -76,6 +76,7 @@ def test_every_layer_equals_the_in_memory_record(cnn, data):
         y_train=y_train,
         y_test=y_test,
         batch_size=32,
+        spatial_reduction="flatten",
         curves=True,
         as_frame=False,
     )
@@ -133,6 +134,7 @@ def test_wide_layers_go_pooled_and_say_so(cnn, data):
         y_train=y_train,
         y_test=y_test,
         layers=["conv", "fc"],
+        spatial_reduction="flatten",
         max_features=100,
         as_frame=False,
     )

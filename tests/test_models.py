@@ -299,9 +299,26 @@ def test_resnet18_analyze_all_layers_and_tracker(torchvision, images):
     names = [r["layer"] for r in table]
     assert names[0] == "conv1" and names[-1] == "fc"
     assert not any(n.endswith(".relu") for n in names if n.startswith("layer"))
-    routes = {r["layer"]: r["route"] for r in table}
-    assert routes["conv1"] == "pooled" and routes["fc"] == "gram"
-    assert routes["layer4.1.bn2"] == "gram"
+    # The default reads every conv layer by its channel means (p = C).
+    assert all(r["route"] == "gram" for r in table)
+    widths = {r["layer"]: (r["reduction"], r["n_features"]) for r in table}
+    assert widths["conv1"] == ("channel_mean", 64)
+    assert widths["layer4.1.bn2"] == ("channel_mean", 512)
+    assert widths["fc"] == ("none", 10)
+    flat = analyze(
+        resnet,
+        X[:60],
+        X[60:],
+        y_train=y[:60],
+        y_test=y[60:],
+        layers=["conv1", "layer4.1.bn2"],
+        spatial_reduction="flatten",
+        as_frame=False,
+    )
+    assert [(r["route"], r["n_features"]) for r in flat] == [
+        ("pooled", 64),
+        ("gram", 512),
+    ]
     assert all(np.isfinite(r["D_lambda"]) and r["rank"] >= 1 for r in table)
     tracker = FeatureTracker(
         X[:60],

@@ -98,7 +98,7 @@ def analyze(
     max_features=1024,
     wide="pooled",
     sequence_reduction="token_mean",
-    spatial_reduction="flatten",
+    spatial_reduction="channel_mean",
     output_selector=None,
     forward_kwargs=None,
     batch_size=256,
@@ -164,8 +164,15 @@ def analyze(
     sequence_reduction : str, default="token_mean"
         How a ``(seq, hidden)`` activation becomes features (see
         :class:`FeatureExtractor`); also applied to sequence outputs.
-    spatial_reduction : str, default="flatten"
-        How a ``(C, H, W)`` activation becomes features.
+    spatial_reduction : str, default="channel_mean"
+        How a ``(C, H, W)`` activation becomes features.  A whole-network
+        table reads every convolutional layer by its channel means by
+        default -- the global-average-pooled features that a ResNet's own
+        head reads -- so that layers of different resolutions are compared
+        on the same footing and the pass stays within a small multiple of a
+        forward pass; ``"flatten"`` reads all ``C * H * W`` values (the
+        extractor's default), with the ``wide`` route for layers wider than
+        ``max_features``.
     output_selector : str, callable or None, default=None
         Which tensor of the model's return value is its output.
     forward_kwargs : dict or None, default=None

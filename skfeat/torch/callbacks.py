@@ -17,7 +17,7 @@ __all__ = ["LightningFeatureTracker", "SkorchFeatureTracker"]
 
 
 def _base(candidates):
-    """The first importable base class, or ``(object, why)`` when none is."""
+    """Return the first importable base class, or ``(object, why)`` when none is."""
     reasons = []
     for module_name, attribute in candidates:
         try:
