@@ -10,8 +10,9 @@ model and the data: the extra resident memory of the bare forward and of the
 analysis, beside the size of the analysis' accumulators.
 
 Needs torchvision (``pip install ".[test-vision]"``).  Run by hand:
-``python benchmarks/bench_analyze.py [--n 2000] [--repeat 3] [--threads 1]``.  Timings are
-the best of ``--repeat`` interleaved runs; ratios compare timings of this run.
+``python benchmarks/bench_analyze.py [--n 2000] [--repeat 3] [--threads 1]``.
+Timings are the best of ``--repeat`` interleaved runs; ratios compare timings
+of this run.
 """
 
 import argparse
