@@ -523,10 +523,12 @@ class _TrainAccumulator:
             n_components = template.n_components
             rank = n_components if isinstance(n_components, Integral) else _SKETCH_RANK
             self.sketch = _NystromSketch(plan.width, rank, rng, device)
+        elif geometry:
+            # The class moments hold Phi^T Phi too (their scatter moved back
+            # to the origin, an exact rank-K correction): one accumulator.
+            self.geometry = ClassMoments(classes=classes)
         else:
             self.moments = Moments(with_sums=False, name="the layer's features")
-            if geometry:
-                self.geometry = ClassMoments(classes=classes)
         self.coef = None
         self.test_dtype = np.dtype(np.float32)
 
@@ -536,14 +538,22 @@ class _TrainAccumulator:
             self.last = _host(rows[:2])
             return
         host = _host(rows)
-        self.moments.update(host)
         self.last = host[:2]
-        if self.geometry is not None and labels is not None:
+        if self.geometry is None:
+            self.moments.update(host)
+        elif labels is None:
+            raise ValueError(
+                "geometry=True needs the training labels, and a training batch "
+                "carries none: pass y_train, or geometry=False."
+            )
+        else:
             self.geometry.update(host, labels)
 
     def solve(self):
         spectrum = self.spectrum
         if self.sketch is None:
+            if self.geometry is not None:
+                self.moments = _second_moment(self.geometry)
             spectrum._validate(self.last, reset=True, min_samples=1)
             spectrum._fit_from_moments(self.moments, self.last)
             self.coef = np.asarray(spectrum.components_, dtype=np.float64).T / np.sqrt(
@@ -584,6 +594,20 @@ class _TrainAccumulator:
                 )
             )
         return record
+
+
+def _second_moment(class_moments):
+    """``Phi^T Phi`` of class moments, as the spectrum's accumulator.
+
+    Built as :meth:`FeatureSpectrum._moments_from_eigenpairs` builds one: the
+    Gram in units of a power-of-two scale (the class moments' own).
+    """
+    moments = Moments(with_sums=False, name="the layer's features")
+    moments.gram = class_moments._uncentred_gram()
+    moments.n_samples = class_moments.n_samples_
+    moments.widths = (class_moments.n_features_,)
+    moments._set_scales([class_moments._scale])
+    return moments
 
 
 class _RowKeeper:
