@@ -68,19 +68,19 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         ``"torch"``: as torch tensors on the device of the forward pass (no
         host copy; feed them to :class:`~skfeat.FeatureSpectrum` with array
         API dispatch on).
-    sequence_reduction : {"token_mean", "first_token", "last_token", "flatten", \
-"tokens_as_samples"}, default="token_mean"
-        How a ``(seq, hidden)`` activation of a sample becomes features: the
-        mean over its tokens (padding excluded with the batch's
-        ``attention_mask``), its first token (``[CLS]``), its last non-padding
-        token, all ``seq * hidden`` values, or one row per token.  The
-        model's outputs of that shape are reduced the same way.
-    spatial_reduction : {"flatten", "channel_mean", "positions_as_samples"}, \
-default="flatten"
+    sequence_reduction : str, default="token_mean"
+        How a ``(seq, hidden)`` activation of a sample becomes features:
+        ``"token_mean"``, the mean over its tokens (padding excluded with the
+        batch's ``attention_mask``); ``"first_token"`` (``[CLS]``);
+        ``"last_token"``, its last non-padding token; ``"flatten"``, all
+        ``seq * hidden`` values; ``"tokens_as_samples"``, one row per token.
+        The model's outputs of that shape are reduced the same way.
+    spatial_reduction : str, default="flatten"
         How a channels-first ``(C, H, W)`` (or ``(C, D, H, W)``) activation
-        becomes features: all ``C * H * W`` values, the mean of each channel
-        (global average pooling, ``C`` features), or one row of ``C`` features
-        per position.
+        becomes features: ``"flatten"``, all ``C * H * W`` values;
+        ``"channel_mean"``, the mean of each channel (global average pooling,
+        ``C`` features); ``"positions_as_samples"``, one row of ``C``
+        features per position.
     output_selector : str, callable or None, default=None
         Which tensor of what the model returns is its output (for
         :meth:`outputs` and the layer ``""``): a key of a dict / Hugging

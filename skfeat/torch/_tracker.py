@@ -82,16 +82,6 @@ class FeatureTracker:
         Where the extraction passes run; None: where the model's parameters
         are (a CUDA model is measured on its GPU).  The model itself is never
         moved: another device runs a copy.
-    sequence_reduction : str, default="token_mean"
-        How a ``(seq, hidden)`` activation becomes features (see
-        :class:`FeatureExtractor`); with ``"tokens_as_samples"`` each token
-        carries its sample's label and outputs.
-    spatial_reduction : str, default="flatten"
-        How a ``(C, H, W)`` activation becomes features.
-    output_selector : str, callable or None, default=None
-        Which tensor of the model's return value is its output.
-    forward_kwargs : dict or None, default=None
-        Extra keyword arguments of every forward call.
     alignment : bool, default=False
         Also record the neural feature ansatz correlation ``nfa`` (see
         :func:`~skfeat.torch.alignment_per_layer`) of every tracked layer that
@@ -103,6 +93,16 @@ class FeatureTracker:
         tensors); with ``alignment=True`` the centred ``cnfa`` is recorded
         too.  At initialisation itself ``dW = 0`` and ``cnfa`` is 0 with a
         :class:`UserWarning`.
+    sequence_reduction : str, default="token_mean"
+        How a ``(seq, hidden)`` activation becomes features (see
+        :class:`FeatureExtractor`); with ``"tokens_as_samples"`` each token
+        carries its sample's label and outputs.
+    spatial_reduction : str, default="flatten"
+        How a ``(C, H, W)`` activation becomes features.
+    output_selector : str, callable or None, default=None
+        Which tensor of the model's return value is its output.
+    forward_kwargs : dict or None, default=None
+        Extra keyword arguments of every forward call.
 
     Attributes
     ----------

@@ -186,7 +186,7 @@ class SkorchFeatureTracker(_SkorchCallback):
         X, y : object
             The training data (unused: the tracker has its own).
         **kwargs : dict
-            skorch's other arguments (unused).
+            Other arguments from skorch (unused).
         """
         if len(net.history) == 0:
             self.tracker.update(net.module_, 0)
@@ -199,7 +199,7 @@ class SkorchFeatureTracker(_SkorchCallback):
         net : skorch.NeuralNet
             The net.
         **kwargs : dict
-            skorch's other arguments (unused).
+            Other arguments from skorch (unused).
         """
         self.tracker.update(net.module_, len(net.history))
 
@@ -213,6 +213,6 @@ class SkorchFeatureTracker(_SkorchCallback):
         X, y : object
             The training data (unused).
         **kwargs : dict
-            skorch's other arguments (unused).
+            Other arguments from skorch (unused).
         """
         self.tracker.update(net.module_, len(net.history), force=True)
