@@ -406,20 +406,7 @@ class _LabelSource:
         self.position = 0
         self.seen = []
         if y is not None:
-            y = check_labels(y, name)
-            n = batches.n_samples
-            if n is not None and y.shape[0] != n:
-                raise ValueError(
-                    f"{name} has {y.shape[0]} labels, but the inputs have {n} samples."
-                )
-            if not batches.in_order:
-                raise ValueError(
-                    f"{name} is given beside a DataLoader that does not read its "
-                    "samples in order (shuffle=True or a random sampler): its "
-                    "batches would not match the labels. Let the loader yield "
-                    "(input, target) pairs, or use shuffle=False."
-                )
-            self.y = y
+            self.y = labels_beside(y, batches, name, batches.name)
 
     def classes(self, seen=False):
         if self.y is not None:

@@ -32,9 +32,17 @@ import numpy as np
 import scipy.sparse
 import torch
 
-from skfeat.utils._validation import DtypeError, check_real_dtype
+from skfeat.utils._validation import DtypeError, check_labels, check_real_dtype
 
-__all__ = ["Batches", "LABEL_KEYS", "call_model", "integer_cast", "n_rows", "place"]
+__all__ = [
+    "Batches",
+    "LABEL_KEYS",
+    "call_model",
+    "integer_cast",
+    "labels_beside",
+    "n_rows",
+    "place",
+]
 
 # The keys of a dict batch that hold its targets (Hugging Face's convention);
 # they are read as labels and not passed to the model.
@@ -392,3 +400,29 @@ def _len_or_none(obj):
         return len(obj)
     except TypeError:
         return None
+
+
+def labels_beside(y, batches, name, x_name):
+    """Check labels given beside inputs: 1-D, one per sample, inputs in order.
+
+    The one rule of the tracker and the whole-network analysis: labels passed
+    as an array are matched to the samples by position, so the inputs must
+    be read in order -- beside a shuffling DataLoader they would be silently
+    misaligned, and are refused (let the loader yield its own labels).
+    """
+    y = check_labels(y, name)
+    if y.size == 0:
+        raise ValueError(f"{name} is empty: it holds no class labels.")
+    if batches.n_samples is not None and batches.n_samples != y.shape[0]:
+        raise ValueError(
+            f"{name} has {y.shape[0]} labels, but {x_name} has "
+            f"{batches.n_samples} samples."
+        )
+    if not batches.in_order:
+        raise ValueError(
+            f"{name} is given beside a DataLoader that does not read its samples "
+            "in order (shuffle=True or a random sampler): its batches would not "
+            f"match the labels. Pass {name}=None and let the loader yield (input, "
+            "target) pairs, or use shuffle=False."
+        )
+    return y

@@ -10,7 +10,7 @@ from skfeat.inspection._tables import as_table
 
 from ._activations import SEQUENCE_REDUCTIONS, SPATIAL_REDUCTIONS
 from ._extractor import FeatureExtractor
-from ._inputs import Batches
+from ._inputs import Batches, labels_beside
 from ._tracked_alignment import tracked_alignment
 
 __all__ = ["FeatureTracker"]
@@ -378,29 +378,10 @@ class FeatureTracker:
 
 
 def _checked_labels(y, X, name, x_name):
-    """Labels given beside ``X``: 1-D, as many as ``X`` has samples, in order."""
+    """Labels given beside ``X`` (None: read from its batches at each update)."""
     if y is None:
         return None
-    y = np.asarray(y)
-    if y.ndim != 1 or y.size == 0:
-        raise ValueError(
-            f"{name} must be a non-empty 1-D array of class labels; got shape "
-            f"{y.shape}."
-        )
-    batches = Batches(X, 1, name=x_name)
-    if batches.n_samples is not None and batches.n_samples != y.shape[0]:
-        raise ValueError(
-            f"{name} has {y.shape[0]} labels, but {x_name} has "
-            f"{batches.n_samples} samples."
-        )
-    if not batches.in_order:
-        raise ValueError(
-            f"{name} is given beside a DataLoader that does not read its samples "
-            "in order (shuffle=True or a random sampler): its batches would not "
-            f"match the labels. Pass {name}=None and let the loader yield (input, "
-            "target) pairs, or use shuffle=False."
-        )
-    return y
+    return labels_beside(y, Batches(X, 1, name=x_name), name, x_name)
 
 
 def _labels_of(y, targets, name, x_name):
