@@ -48,7 +48,7 @@ from skfeat.utils._validation import check_labels
 
 from ._activations import SEQUENCE_REDUCTIONS, SPATIAL_REDUCTIONS, Reducer, layout_of
 from ._extractor import placed_module
-from ._inputs import Batch, Batches, integer_cast
+from ._inputs import Batch, Batches, integer_cast, labels_beside
 from ._layers import INPUT_SUFFIX, LayerTap, probe_layers, resolve_layers
 
 __all__ = ["analyze"]
