@@ -36,6 +36,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
+from threadpoolctl import threadpool_limits
 
 from skfeat._moments import Moments
 from skfeat._spectrum import FeatureSpectrum
@@ -306,7 +307,9 @@ def analyze(
         else:
             accumulators[name].add(rows, _repeat(state["labels"], counts))
 
-    with tap(names + [""], on_train, reducers) as t:
+    # The hooks' small products run between torch's kernels: one BLAS thread
+    # for them, so that numpy's and torch's thread pools do not contend.
+    with tap(names + [""], on_train, reducers) as t, _one_blas_thread():
         for batch in train.placed(device, dtype, cast_integers=cast):
             state["labels"] = train_labels.next(batch)
             t.run(batch)
@@ -333,7 +336,7 @@ def analyze(
     keeper = _RowKeeper(accumulators)
     test_hits = _Hits()
 
-    with tap(names + [""], keeper.on_rows, reducers) as t:
+    with tap(names + [""], keeper.on_rows, reducers) as t, _one_blas_thread():
         for batch in test.placed(device, dtype, cast_integers=cast):
             labels = test_labels.next(batch)
             if labels is None:
@@ -369,6 +372,10 @@ def analyze(
             record["test_accuracy"] = test_hits.accuracy()
         records.append(record)
     return as_table(records, as_frame=as_frame, curves=curves, purpose="analyze")
+
+
+def _one_blas_thread():
+    return threadpool_limits(1, user_api="blas")
 
 
 class _Plan:
