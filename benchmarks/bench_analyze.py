@@ -1,9 +1,9 @@
 """Whole-network analysis next to the forward pass it is built on.
 
 ``skfeat.torch.analyze`` of torchvision's ResNet-18 (random init, 10 classes)
-on 2 000 images of 3x32x32 -- 1 600 for the training pass, 400 for the
-held-out pass -- with the default reductions and layers (every leaf module
-that runs once: 44 layers), against one bare ``torch.no_grad`` forward in
+on 2 000 images of 3x32x32 -- by default 1 600 for the training pass, 400
+for the held-out pass (``--train-share``) -- with the default reductions and
+layers (every leaf module that runs once: 44 layers), against one bare ``torch.no_grad`` forward in
 eval mode over the same 2 000 images (target: at most 2x).  Peak memory is
 measured in child processes, each from its own baseline after loading the
 model and the data: the extra resident memory of the bare forward and of the
@@ -46,10 +46,13 @@ def bare(model, X, batch_size=256):
             model(tensor[start : start + batch_size])
 
 
+TRAIN_SHARE = [0.8]
+
+
 def run_analysis(model, X, y, **params):
     from skfeat.torch import analyze
 
-    n_train = int(0.8 * len(X))
+    n_train = int(TRAIN_SHARE[0] * len(X))
     return analyze(
         model,
         X[:n_train],
@@ -121,8 +124,15 @@ def main():
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--train-share",
+        type=float,
+        default=0.8,
+        help="share of the images in the training pass (the rest held out)",
+    )
     parser.add_argument("--child", choices=["bare", "analyze"], default=None)
     args = parser.parse_args()
+    TRAIN_SHARE[0] = args.train_share
     # One thread for torch and for numpy's BLAS alike (as bench_extractor):
     # the ratio then measures work, not two thread pools contending.
     torch.set_num_threads(args.threads)
@@ -153,7 +163,8 @@ def compare(args):
     mib = 2.0**20
     print(
         f"torch {torch.__version__}, {args.threads} thread(s); "
-        f"ResNet-18 on {args.n} images 3x32x32, best of {args.repeat}"
+        f"ResNet-18 on {args.n} images 3x32x32 ({args.train_share:.0%} in the "
+        f"training pass), best of {args.repeat}"
     )
     print(f"  {'bare no_grad forward':40}{t_bare:8.2f} s   1.00x")
     print(
