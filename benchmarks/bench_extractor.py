@@ -123,11 +123,13 @@ def bench_tracker(repeat):
     def epoch():
         _train_sgd(net, X_train, y_train, 1, 0, tracker, torch, lambda *a: None)
 
+    measured = FeatureTracker(X_train, y_train, X_test, y_test)
     epochs = iter(range(10**9))
 
     def update():
-        # A new epoch each time: an epoch already recorded is skipped.
-        tracker.update(copy_net, epoch=next(epochs))
+        # Its own tracker, a new epoch each time: the training loop's tracker
+        # has recorded epochs already, and a recorded epoch is skipped.
+        measured.update(copy_net, epoch=next(epochs))
 
     epoch()  # warm-up (also trains a little, so the features are not at init)
     copy_net = copy.deepcopy(net)
