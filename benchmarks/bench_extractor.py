@@ -1,10 +1,10 @@
 """Cost of FeatureExtractor and FeatureTracker next to what they wrap.
 
 1. Extraction of one and of three layers vs a bare ``torch.no_grad`` forward
-   in eval mode over the same batches (target: at most 1.15x).  The one copy
-   that extraction needs (each batch's activations into the output array) goes
-   into host buffers allocated by numpy, which asks the kernel for huge pages:
-   first touching a 400 MB output costs half as much.
+   in eval mode over the same batches (target: at most 1.15x).  Extraction
+   makes one copy, each batch's activations into the output array, at hook
+   time (in-place modules later in the forward pass cannot touch it); what
+   remains is writing the 400 MB output, a memory-bound cost.
 2. One FeatureTracker update (train + test extraction, spectrum, measures)
    vs one SGD epoch of the demo's CNN on scikit-learn's digits.
 

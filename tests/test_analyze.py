@@ -233,7 +233,9 @@ def test_clear_errors(cnn, data):
     X_train, y_train, X_test, y_test = data
     with pytest.raises(ValueError, match=r"classes \[7\]"):
         analyze(cnn, X_train, X_test, y_train=y_train, y_test=np.full_like(y_test, 7))
-    with pytest.raises(ValueError, match="y_train has 99 labels, but X_train has 100 samples"):
+    with pytest.raises(
+        ValueError, match="y_train has 99 labels, but X_train has 100 samples"
+    ):
         analyze(cnn, X_train, X_test, y_train=y_train[:-1], y_test=y_test)
     with pytest.raises(ValueError, match="geometry=True needs the training labels"):
         analyze(cnn, X_train, X_test, y_test=y_test)

@@ -572,9 +572,6 @@ def _check_sample_shape(inputs, extractor):
         )
 
 
-_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
-
-
 class _Collector:
     """Rows of one layer, copied into one buffer as they come."""
 
@@ -633,11 +630,4 @@ class _Collector:
 
 
 def _empty(shape, dtype, device):
-    """Return an uninitialised buffer; on the host through numpy (huge pages).
-
-    numpy's allocator advises the kernel to back large arrays with huge
-    pages, which halves the cost of first touching a large output buffer.
-    """
-    if device.type == "cpu" and dtype in _NUMPY_DTYPES:
-        return torch.from_numpy(np.empty(shape, dtype=_NUMPY_DTYPES[dtype]))
     return torch.empty(shape, dtype=dtype, device=device)
