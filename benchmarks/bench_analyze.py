@@ -5,9 +5,10 @@ on 2 000 images of 3x32x32 -- by default 1 600 for the training pass, 400
 for the held-out pass (``--train-share``) -- with the default reductions and
 layers (every leaf module that runs once: 44 layers), against one bare
 ``torch.no_grad`` forward in eval mode over the same 2 000 images (target: at
-most 2x).  Peak memory is measured in child processes, each from its own baseline after loading the
-model and the data: the extra resident memory of the bare forward and of the
-analysis, beside the size of the analysis' accumulators.
+most 2x).  Peak memory is measured in child processes, each from its own
+baseline after loading the model and the data: the extra resident memory of
+the bare forward and of the analysis, beside the size of the analysis'
+accumulators.
 
 Needs torchvision (``pip install ".[test-vision]"``).  Run by hand:
 ``python benchmarks/bench_analyze.py [--n 2000] [--repeat 3] [--threads 1]``.
