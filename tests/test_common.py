@@ -81,12 +81,19 @@ def _device_unavailable(check):
     without a GPU then fails them.  They run where a GPU runs kernels.
     """
     keywords = getattr(check, "keywords", {})
-    namespace = keywords.get("array_namespace")
-    device = str(keywords.get("device", ""))
-    if namespace == "torch" and device.startswith("cuda") and not torch_cuda_runs():
-        return "no CUDA device that runs kernels"
-    if namespace == "cupy" and not cupy_runs():
-        return "no CuPy GPU"
+    wanted = [(keywords.get("array_namespace"), keywords.get("device_name"))]
+    # Mixed-input checks name two (namespace, device) pairs.
+    wanted += [
+        (value.xp, value.device)
+        for value in keywords.values()
+        if hasattr(value, "xp") and hasattr(value, "device")
+    ]
+    for namespace, device in wanted:
+        if namespace == "torch" and str(device).startswith("cuda"):
+            if not torch_cuda_runs():
+                return "no CUDA device that runs kernels"
+        if namespace == "cupy" and not cupy_runs():
+            return "no CuPy GPU"
     return None
 
 
@@ -96,3 +103,25 @@ def test_sklearn_compatible(estimator, check):
     if reason:
         pytest.skip(reason)
     check(estimator)
+
+
+def test_device_cases_are_chosen_by_a_running_kernel_not_by_the_build():
+    """Regression: a CUDA build of torch on a machine without a GPU failed 8
+    array-API checks ("CUDA driver version is insufficient")."""
+    import functools
+
+    from sklearn.utils._array_api import NamespaceAndDevice
+
+    def check():
+        pass
+
+    cuda = functools.partial(check, array_namespace="torch", device_name="cuda")
+    mixed = functools.partial(
+        check,
+        X_ns_and_device=NamespaceAndDevice("torch", "cuda"),
+        other_ns_and_device=NamespaceAndDevice("numpy", None),
+    )
+    cpu = functools.partial(check, array_namespace="torch", device_name="cpu")
+    for case in (cuda, mixed):
+        assert (_device_unavailable(case) is None) == torch_cuda_runs()
+    assert _device_unavailable(cpu) is None
