@@ -241,6 +241,8 @@ def test_clear_errors(cnn, data):
         analyze(cnn, X_train, X_test, y_test=y_test)
     with pytest.raises(ValueError, match="class labels"):
         analyze(cnn, X_train, X_test, geometry=False)
+    with pytest.raises(ValueError, match="y_test holds real values"):
+        analyze(cnn, X_train, X_test, y_train=y_train, y_test=y_test + 0.5)
     with pytest.raises(ValueError, match="wide"):
         analyze(cnn, X_train, X_test, y_train=y_train, y_test=y_test, wide="fast")
     # Without training labels, geometry=False still measures the spectrum.

@@ -409,11 +409,12 @@ class _LabelSource:
 
     def __init__(self, batches, y, name):
         self.name = name
+        self.x_name = batches.name
         self.y = None
         self.position = 0
         self.seen = []
         if y is not None:
-            self.y = labels_beside(y, batches, name, batches.name)
+            self.y = _class_labels(labels_beside(y, batches, name, batches.name), name)
 
     def classes(self, seen=False):
         if self.y is not None:
@@ -435,8 +436,20 @@ class _LabelSource:
         if batch.targets is None:
             return None
         labels = check_labels(np.asarray(torch.as_tensor(batch.targets).cpu()))
+        labels = _class_labels(labels, f"The labels that {self.x_name} yields")
         self.seen.append(labels)
         return labels
+
+
+def _class_labels(y, name):
+    """Refuse real-valued targets: the analysis measures class labels."""
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
+        raise ValueError(
+            f"{name} holds real values: analyze measures class labels (one-hot "
+            "targets, accuracies, class geometry); real-valued targets are not "
+            "supported here."
+        )
+    return y
 
 
 def _check_known(labels, classes):
