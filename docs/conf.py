@@ -102,6 +102,11 @@ _API_SECTIONS = [
     ),
     ("skfeat.plotting", "Plots", "skfeat.plotting"),
     ("skfeat.torch", "PyTorch", "skfeat.torch"),
+    (
+        "skfeat.torch.callbacks",
+        "Training-framework callbacks",
+        "skfeat.torch.callbacks",
+    ),
     ("skfeat.datasets", "Synthetic feature maps", "skfeat.datasets"),
 ]
 

@@ -13,6 +13,7 @@ PUBLIC_MODULES = [
     "skfeat.inspection",
     "skfeat.datasets",
     "skfeat.torch",
+    "skfeat.torch.callbacks",
     "skfeat.plotting",
 ]
 

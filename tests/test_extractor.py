@@ -1,6 +1,7 @@
 import gc
 import pickle
 import warnings
+from itertools import chain
 
 import numpy as np
 import pytest
@@ -172,13 +173,19 @@ def test_torch_output_stays_tensor(cnn, images):
     assert Phi.shape == (len(images), 6)
 
 
-def test_dtype_parameter_casts_module(images):
+def test_dtype_parameter_runs_a_cast_copy_and_leaves_the_module_alone(images):
     torch.manual_seed(0)
     net = MLP()
     X = np.random.default_rng(1).normal(size=(9, 5))
-    Phi = FeatureExtractor(net, dtype=torch.float64).fit(X).transform(X)
+    extractor = FeatureExtractor(net, dtype=torch.float64).fit(X)
+    Phi = extractor.transform(X)
     assert Phi.dtype == np.float64
-    assert net.hidden.weight.dtype == torch.float64
+    # skorch's module_ pattern: the user's module is never cast or moved.
+    assert net.hidden.weight.dtype == torch.float32
+    assert extractor.module_ is not net
+    assert extractor.module_.hidden.weight.dtype == torch.float64
+    # Without a dtype or device to apply, module_ is the module itself.
+    assert FeatureExtractor(net).fit(X).module_ is net
 
 
 def test_wrong_input_shape_clear_error_no_leaked_hooks(cnn, images):
@@ -221,9 +228,9 @@ def test_forward_error_removes_hooks_and_restores_mode():
         (np.zeros(5), ValueError, "feature axis"),
         (np.zeros((4, 0)), ValueError, "0 feature"),
         (scipy.sparse.csr_matrix(np.ones((4, 5))), TypeError, "sparse"),
-        (np.array([["a"] * 5] * 3), TypeError, "numeric"),
-        (torch.zeros(3, 5, dtype=torch.bool), TypeError, "numeric"),
-        ("not data", TypeError, "numeric"),
+        (np.array([["a"] * 5] * 3), TypeError, "real numbers"),
+        (torch.zeros(3, 5, dtype=torch.bool), TypeError, "real numbers"),
+        ("not data", TypeError, "real numbers"),
     ],
 )
 def test_bad_input(X, error, match):
@@ -362,4 +369,50 @@ def test_transform_leaves_fitted_state_and_readonly_input_alone():
         before = dict(extractor.__dict__)
         extractor.transform(X)
     assert extractor.__dict__.keys() == before.keys()
-    assert extractor._shapes == before["_shapes"] and extractor._shapes
+    assert all(extractor.__dict__[key] is value for key, value in before.items())
+
+
+def _module_state(module):
+    """Everything about a module that a call could change, comparable with ==."""
+    tensors = {
+        name: (t.detach().clone(), t.dtype, t.device, t.requires_grad)
+        for name, t in chain(module.named_parameters(), module.named_buffers())
+    }
+    modes = {name: m.training for name, m in module.named_modules()}
+    hooks = {
+        name: (
+            len(m._forward_hooks),
+            len(m._forward_pre_hooks),
+            len(getattr(m, "_forward_hooks_with_kwargs", {})),
+            len(getattr(m, "_forward_pre_hooks_with_kwargs", {})),
+        )
+        for name, m in module.named_modules()
+    }
+    return tensors, modes, hooks
+
+
+def _assert_same_state(before, after):
+    tensors, modes, hooks = before
+    tensors_after, modes_after, hooks_after = after
+    assert modes == modes_after and hooks == hooks_after
+    assert tensors.keys() == tensors_after.keys()
+    for name, (value, dtype, device, grad) in tensors.items():
+        value_after, dtype_after, device_after, grad_after = tensors_after[name]
+        assert (dtype, device, grad) == (dtype_after, device_after, grad_after)
+        assert torch.equal(value, value_after), name
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"dtype": torch.float64}, {"device": "cpu"}, {"layers": "all"}],
+)
+def test_fit_and_transform_never_change_the_module(cnn, images, params):
+    """Issue 14: the module_ pattern; what check_estimators_overwrite_params
+    means, asserted without joblib.hash (torch pickles storage addresses)."""
+    before = _module_state(cnn)
+    extractor = FeatureExtractor(cnn, **params).fit(images)
+    extractor.extract(images)
+    extractor.outputs(images)
+    _assert_same_state(before, _module_state(cnn))
+    assert (extractor.module_ is cnn) == ("dtype" not in params)
+    assert extractor.get_params()["module"] is cnn

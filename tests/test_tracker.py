@@ -208,3 +208,128 @@ def test_spectrum_options_and_geometry_reach_the_record():
     assert record["quality"].shape == (4,) and record["rank"] >= 4
     for key in ("compression", "nc1", "target_linearity", "numerical_rank"):
         assert key in record
+
+
+# -- issue 12 point 7 and issue 15: the user's own loop ------------------------
+
+
+def _loaders(shuffle):
+    X_train, y_train, X_test, y_test = _data()
+    data = torch.utils.data
+    train = data.TensorDataset(torch.from_numpy(X_train), torch.from_numpy(y_train))
+    test = data.TensorDataset(torch.from_numpy(X_test), torch.from_numpy(y_test))
+    return (
+        data.DataLoader(train, batch_size=16, shuffle=shuffle),
+        data.DataLoader(test, batch_size=16),
+    )
+
+
+def test_labels_read_from_loaders_even_shuffled():
+    X_train, y_train, X_test, y_test = _data()
+    reference = FeatureTracker(X_train, y_train, X_test, y_test, geometry=True)
+    (expected,) = reference.update(_net(), epoch=0)
+    train, test = _loaders(shuffle=True)
+    tracker = FeatureTracker(train, None, test, None, geometry=True)
+    (record,) = tracker.update(_net(), epoch=0)
+    np.testing.assert_array_equal(tracker.classes_, reference.classes_)
+    for key in ("quality_at_C", "D_lambda", "cka_mf", "nc1", "train_accuracy"):
+        assert record[key] == pytest.approx(expected[key], rel=1e-4, abs=1e-6), key
+
+
+def test_shuffled_loader_beside_given_labels_is_refused():
+    train, test = _loaders(shuffle=True)
+    X_train, y_train, X_test, y_test = _data()
+    with pytest.raises(ValueError, match="y_train.*shuffle=True.*would not match"):
+        FeatureTracker(train, y_train, X_test, y_test)
+
+
+def test_loader_without_labels_needs_them():
+    X_train, y_train, X_test, y_test = _data()
+    plain = torch.utils.data.DataLoader(torch.from_numpy(X_train), batch_size=8)
+    tracker = FeatureTracker(plain, None, X_test, y_test)
+    with pytest.raises(ValueError, match="y_train=None needs X_train to carry"):
+        tracker.update(_net(), epoch=0)
+
+
+def test_unseen_test_labels_wrong_lengths_and_every_name_the_parameter():
+    X_train, y_train, X_test, y_test = _data()
+    with pytest.raises(ValueError, match=r"classes \[9\]"):
+        FeatureTracker(X_train, y_train, X_test, np.full_like(y_test, 9))
+    with pytest.raises(ValueError, match="y_train has 59 labels, but X_train has 60"):
+        FeatureTracker(X_train, y_train[:-1], X_test, y_test)
+    with pytest.raises(ValueError, match="y_test has 31 labels"):
+        FeatureTracker(X_train, y_train, X_test, np.append(y_test, 0))
+    for every in ("a", 0, 1.5, True):
+        with pytest.raises(ValueError, match="every must be a positive integer"):
+            FeatureTracker(X_train, y_train, X_test, y_test, every=every)
+    with pytest.raises(ValueError, match="spatial_reduction"):
+        FeatureTracker(X_train, y_train, X_test, y_test, spatial_reduction="max")
+
+
+def test_bfloat16_autocast_and_bfloat16_model():
+    X_train, y_train, X_test, y_test = _data()
+    tracker = FeatureTracker(X_train, y_train, X_test, y_test)
+    reference = FeatureTracker(X_train, y_train, X_test, y_test)
+    (expected,) = reference.update(_net(), epoch=0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        (record,) = tracker.update(_net(), epoch=0)
+    assert np.isfinite(record["quality_at_C"]) and np.isfinite(record["cka_mf"])
+    # bfloat16 has 8 bits of mantissa: the measures agree to a few percent.
+    assert record["quality_at_C"] == pytest.approx(expected["quality_at_C"], rel=0.05)
+    (half,) = FeatureTracker(X_train, y_train, X_test, y_test).update(
+        _net().to(torch.bfloat16), epoch=0
+    )
+    assert half["eigenvalues"].dtype == np.float64 and np.isfinite(half["D_lambda"])
+
+
+def test_model_is_measured_where_it_is_and_never_moved():
+    X_train, y_train, X_test, y_test = _data()
+    net = _net().double()
+    tracker = FeatureTracker(X_train, y_train, X_test, y_test, device="cpu")
+    tracker.update(net, epoch=0)
+    assert next(net.parameters()).dtype == torch.float64
+    assert all(m.training for m in net.modules())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_model_stays_on_cuda():
+    from conftest import torch_cuda_runs
+
+    if not torch_cuda_runs():
+        pytest.skip("no CUDA device that runs kernels")
+    X_train, y_train, X_test, y_test = _data()
+    net = _net().cuda()
+    (record,) = FeatureTracker(X_train, y_train, X_test, y_test).update(net, 0)
+    assert next(net.parameters()).device.type == "cuda"
+    (cpu,) = FeatureTracker(X_train, y_train, X_test, y_test).update(net.cpu(), 0)
+    assert record["quality_at_C"] == pytest.approx(cpu["quality_at_C"], rel=1e-3)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        (auto,) = FeatureTracker(X_train, y_train, X_test, y_test).update(net.cuda(), 0)
+    assert np.isfinite(auto["quality_at_C"])
+
+
+def test_tokens_as_samples_repeat_labels_and_outputs():
+    torch.manual_seed(0)
+
+    class Seq(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mix = nn.Linear(4, 6)
+            self.head = nn.Linear(6, 3)
+
+        def forward(self, x):
+            return self.head(torch.tanh(self.mix(x)).mean(1))
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 5, 4)).astype(np.float32)
+    y = np.arange(40) % 3
+    tracker = FeatureTracker(
+        X[:30],
+        y[:30],
+        X[30:],
+        y[30:],
+        layers="mix",
+        sequence_reduction="tokens_as_samples",
+    )
+    (record,) = tracker.update(Seq(), epoch=0)
+    assert record["n_features"] == 6 and np.isfinite(record["quality_at_C"])

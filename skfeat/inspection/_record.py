@@ -24,7 +24,7 @@ from skfeat.metrics._targets import TARGET_TYPE_CONSTRAINT, resolve_target_type
 from skfeat.metrics._targets import n_targets as target_dimension
 from skfeat.utils._array_api import to_host
 
-__all__ = ["feature_record", "geometry_record"]
+__all__ = ["feature_record", "geometry_record", "record_from_measures"]
 
 
 @validate_params(
@@ -158,6 +158,27 @@ def feature_record(
     )
     if n_targets is None:
         n_targets = target_dimension(y_test, target_type)
+    record = record_from_measures(
+        spectrum,
+        held_out,
+        n_targets,
+        threshold=threshold,
+        with_outputs=outputs_test is not None,
+    )
+    if y_train is not None:
+        record.update(geometry_record(Phi_train, y_train, rank_share=rank_share))
+    return record
+
+
+def record_from_measures(spectrum, held_out, n_targets, *, threshold, with_outputs):
+    """Return the record of a fitted spectrum and its held-out projection measures.
+
+    The second half of :func:`feature_record`, for measures taken elsewhere:
+    ``held_out`` is the Bunch of :meth:`FeatureSpectrum.projection_measures`
+    (or of :func:`skfeat.metrics._projection.projections_from_grams` on
+    moments accumulated batch by batch, as :func:`skfeat.torch.analyze`
+    does).
+    """
     record = {
         "n_features": int(spectrum.n_features_in_),
         "n_targets": int(n_targets),
@@ -170,7 +191,7 @@ def feature_record(
             held_out.feature_quality, held_out.cumulative_quality, "quality", n_targets
         )
     )
-    if outputs_test is not None:
+    if with_outputs:
         record.update(
             _projection_record(
                 held_out.feature_utility,
@@ -181,8 +202,6 @@ def feature_record(
         )
         record["cka_mf"] = float(held_out.cka_mf)
         record["regime"] = regime_from_cka_mf(record["cka_mf"], threshold)
-    if y_train is not None:
-        record.update(geometry_record(Phi_train, y_train, rank_share=rank_share))
     return record
 
 

@@ -21,6 +21,21 @@ COLUMNS = {
     "layer": Column("index", "layer", "layer", "name of the feature map."),
     "depth": Column("index", "depth", "depth", "position of the layer, 1 first."),
     "n_features": Column("index", "p", "features", "number of features p."),
+    "reduction": Column(
+        "index",
+        "reduction",
+        "reduction",
+        "how a sample's activation became features (flatten, channel_mean, "
+        "token_mean, ...; none for (n, p) activations).",
+    ),
+    "route": Column(
+        "index",
+        "route",
+        "route",
+        "how the spectrum was computed: gram (the p x p second moment), pooled "
+        "(too wide: reduced to channel / token means first) or randomized (too "
+        "wide: a one-pass Nystrom sketch of the leading eigenpairs).",
+    ),
     "n_targets": Column(
         "index",
         "C",

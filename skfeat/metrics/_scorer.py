@@ -91,25 +91,38 @@ def _is_passthrough(step):
     return step is None or (isinstance(step, str) and step == "passthrough")
 
 
-def outputs_from_steps(estimator, X):
-    """Return the outputs on ``X`` of the first step with an ``outputs`` method.
+def transform_with_outputs(estimator, X):
+    """Return ``(estimator.transform(X), outputs)``, running the outputs step once.
 
-    ``X`` goes through the steps before it (their ``transform``), so that step
-    sees what it saw in ``fit``.  Returns None when no step has ``outputs``.
+    The outputs are those on ``X`` of the first step with an ``outputs``
+    method, which sees ``X`` through the steps before it (their
+    ``transform``), as in ``fit``.  A step that also has
+    ``transform_with_outputs`` (:class:`skfeat.torch.FeatureExtractor`) gives
+    both from one forward pass of its network.  ``outputs`` is None when no
+    step has an ``outputs`` method.
     """
     steps = _steps(estimator)
     found = [
         i for i, step in enumerate(steps) if callable(getattr(step, "outputs", None))
     ]
     if not found:
-        return None
+        return estimator.transform(X), None
+    Z = X
     for step in steps[: found[0]]:
-        X = step.transform(X)
-    return steps[found[0]].outputs(X)
+        Z = step.transform(Z)
+    producer = steps[found[0]]
+    if callable(getattr(producer, "transform_with_outputs", None)):
+        Z, outputs = producer.transform_with_outputs(Z)
+    else:
+        outputs = producer.outputs(Z)
+        Z = producer.transform(Z)
+    for step in steps[found[0] + 1 :]:
+        Z = step.transform(Z)
+    return Z, outputs
 
 
-def _transformed(estimator, X):
-    return estimator.transform(X)
+def _transformed(estimator, Z):
+    return Z
 
 
 def _is_spectrum(step):
@@ -122,8 +135,8 @@ def _is_spectrum(step):
     return hasattr(step, "eigenvalues_") and hasattr(step, "components_")
 
 
-def _unwhitened(estimator, X):
-    """``Phi V`` when the estimator ends in a fitted spectrum, else ``transform``.
+def _unwhitened(estimator, Z):
+    """``Phi V`` when the estimator ends in a fitted spectrum, else ``Z`` as is.
 
     The eigenfunctions are ``E = Phi V / sqrt(lambda)``; scaling them back gives
     ``Phi V``, whose Gram ``Phi V V^T Phi^T`` is ``Phi Phi^T`` when every
@@ -131,7 +144,6 @@ def _unwhitened(estimator, X):
     would change), and that of the features restricted to the kept components
     otherwise.
     """
-    Z = estimator.transform(X)
     steps = _steps(estimator)
     last = steps[-1] if steps else None
     if _is_spectrum(last):
@@ -144,8 +156,9 @@ class _OutputsScorer:
     """A scorer of eigenfunctions (or features) against the learned outputs.
 
     ``scorer(estimator, X, y_true, outputs=None)``: the representation is
-    ``representation(estimator, X)``; the outputs are the ``outputs`` metadata
-    when given (routed or passed), else :func:`outputs_from_steps`.  The
+    ``representation(estimator, estimator.transform(X))``; the outputs are the
+    ``outputs`` metadata when given (routed or passed), else those of
+    :func:`transform_with_outputs`, which gets both from one pass.  The
     metadata request follows scikit-learn's protocol for consumers:
     ``get_metadata_routing`` returns a
     :class:`~sklearn.utils.metadata_routing.MetadataRequest` whose ``score``
@@ -170,10 +183,12 @@ class _OutputsScorer:
                 "only the metadata 'outputs'."
             )
         if outputs is None:
-            outputs = outputs_from_steps(estimator, X)
-        if outputs is None:
-            raise ValueError(_NO_OUTPUTS)
-        features = self._representation(estimator, X)
+            transformed, outputs = transform_with_outputs(estimator, X)
+            if outputs is None:
+                raise ValueError(_NO_OUTPUTS)
+        else:
+            transformed = estimator.transform(X)
+        features = self._representation(estimator, transformed)
         return self._sign * self._score_func(
             y_true, features, outputs=outputs, **self._kwargs
         )

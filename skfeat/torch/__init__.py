@@ -18,6 +18,7 @@ from ._alignment import (
     nfa_correlation,
     tangent_kernel,
 )
+from ._analyze import analyze
 from ._dynamics import VirtualCovariance, feature_learning_equation, weight_gram
 from ._extractor import FeatureExtractor
 from ._tracker import FeatureTracker
@@ -28,6 +29,7 @@ __all__ = [
     "VirtualCovariance",
     "agop",
     "alignment_per_layer",
+    "analyze",
     "feature_learning_equation",
     "nfa_correlation",
     "neural_feature_matrix",

@@ -38,13 +38,16 @@ import difflib
 import math
 import threading
 import warnings
+from collections.abc import Mapping
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from skfeat.utils._validation import check_real_dtype, read_host
+from ._activations import Reducer, select_tensor
+from ._inputs import Batch, Batches, call_model, integer_cast, place
+from ._layers import is_linear_like, linear_weight
 
 __all__ = [
     "agop",
@@ -54,8 +57,14 @@ __all__ = [
     "tangent_kernel",
 ]
 
-# The layer kinds whose weight is a matrix acting on inputs or on patches.
-_LAYER_TYPES = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+# The layer kinds whose weight is a matrix acting on inputs or on patches
+# (with the linear-like layers of :func:`~._layers.is_linear_like`).
+_CONV_TYPES = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+
+
+def is_weight_layer(module):
+    """Whether ``module`` is a Linear-like or Conv layer (one weight matrix)."""
+    return is_linear_like(module) or isinstance(module, _CONV_TYPES)
 
 
 # Set while skfeat runs its own measurement passes, so that recorders of the
@@ -92,7 +101,7 @@ def find_layer(model, layer):
     """
     modules = dict(model.named_modules())
     if layer not in modules:
-        names = [n for n, m in modules.items() if isinstance(m, _LAYER_TYPES)]
+        names = [n for n, m in modules.items() if is_weight_layer(m)]
         close = difflib.get_close_matches(layer, list(modules), n=3)
         hint = f" Did you mean {close}?" if close else ""
         raise ValueError(
@@ -100,15 +109,21 @@ def find_layer(model, layer):
             f"Linear/Conv layers are: {names}."
         )
     module = modules[layer]
-    if not isinstance(module, _LAYER_TYPES):
+    if not is_weight_layer(module):
         raise TypeError(
             f"Layer {layer!r} is a {type(module).__name__}; the neural feature "
-            "ansatz needs a Linear or Conv layer (a weight matrix)."
+            "ansatz needs a Linear (or transformers' Conv1D) or Conv layer (a "
+            "weight matrix)."
         )
     if getattr(module, "groups", 1) != 1:
         raise TypeError(
             f"Layer {layer!r} is a grouped convolution (groups={module.groups}); "
             "its weight is not one matrix on the unfolded patches."
+        )
+    if not bool(torch.isfinite(module.weight).all()):
+        raise ValueError(
+            f"Layer {layer!r} has NaN or infinite weights (did training "
+            "diverge?): W^T W and the AGOP are not defined."
         )
     return module
 
@@ -117,8 +132,11 @@ def weight_matrix(module):
     """Return the weight of a Linear / Conv layer as a ``d_out x d_in`` matrix.
 
     For convolutions ``d_in = c_in * prod(kernel_size)``, in the column order of
-    :func:`torch.nn.functional.unfold`.
+    :func:`torch.nn.functional.unfold`; transformers' ``Conv1D`` stores its
+    weight ``d_in x d_out``, read transposed.
     """
+    if is_linear_like(module):
+        return linear_weight(module)
     weight = module.weight
     return weight.reshape(weight.shape[0], -1)
 
@@ -134,26 +152,9 @@ def _as_layer_names(layers):
     return layers
 
 
-def _check_inputs(X):
-    """Return ``X`` as a tensor (no copy for tensors and numpy arrays)."""
-    if isinstance(X, torch.Tensor):
-        tensor = X
-    else:
-        array = read_host(X, "X")
-        check_real_dtype(array.dtype, "X")
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
-    if tensor.is_complex() or tensor.dtype == torch.bool:
-        raise TypeError(f"X must be real numbers; got dtype {tensor.dtype}.")
-    if tensor.ndim < 1 or tensor.shape[0] == 0:
-        raise ValueError(
-            f"X needs at least one sample; got shape {tuple(tensor.shape)}."
-        )
-    return tensor
-
-
 def _positions_by_features(tensor, module):
     """Rows = (sample, position) pairs, columns = channels / features."""
-    if isinstance(module, torch.nn.Linear):
+    if is_linear_like(module):
         return tensor.reshape(-1, tensor.shape[-1])
     # Conv output (batch, channels, *spatial) -> (batch * positions, channels).
     return tensor.flatten(2).transpose(1, 2).reshape(-1, tensor.shape[1])
@@ -164,24 +165,32 @@ def _restore_mode(model, modes):
         module.train(training)
 
 
-def tangent_kernels(model, X, layers, batch_size):
+def tangent_kernels(
+    model, X, layers, batch_size, *, output_selector=None, forward_kwargs=None
+):
     """``{layer: K_l}`` for several layers from one pass over ``X``.
 
     The shared engine of :func:`tangent_kernel`, :func:`agop` and the NFA:
     one forward pass per batch, one backward per output unit per batch.
-    Returns float64 tensors on the layers' device and the number of outputs.
+    ``X`` is read as the extractor reads it (arrays, tensors, dicts of
+    tensors, Datasets, DataLoaders; :mod:`skfeat.torch._inputs`); the
+    model's output is selected and a sequence output averaged over its
+    tokens as the extractor does (:mod:`skfeat.torch._activations`).
+    Returns float64 tensors on the layers' device, the number of outputs and
+    the number of samples.
     """
     layers = _as_layer_names(layers)
     modules = {name: find_layer(model, name) for name in layers}
-    X = _check_inputs(X)
+    batches = Batches(X, batch_size)
     first = next(iter(modules.values())).weight
     device, dtype = first.device, first.dtype
     acc = torch.float64 if device.type != "mps" else torch.float32
     kernels = {
-        name: torch.zeros(2 * m.weight.shape[:1], dtype=acc, device=device)
+        name: torch.zeros(2 * (weight_matrix(m).shape[0],), dtype=acc, device=device)
         for name, m in modules.items()
     }
     kept = {}
+    reducer = Reducer("token_mean")
 
     def keep_output(name):
         def hook(module, inputs, output):
@@ -201,43 +210,43 @@ def tangent_kernels(model, X, layers, batch_size):
 
         return hook
 
+    def forward(inputs):
+        kept.clear()
+        return call_model(model, inputs, forward_kwargs)
+
     modes = {m: m.training for m in model.modules()}
     handles = []
     n_outputs = None
+    n_samples = 0
     _measuring.depth = getattr(_measuring, "depth", 0) + 1
     try:
         model.eval()
         for name, module in modules.items():
             handles.append(module.register_forward_hook(keep_output(name)))
         with torch.enable_grad():
-            for start in range(0, X.shape[0], batch_size):
-                batch = X[start : start + batch_size].to(device=device, dtype=dtype)
-                if not torch.isfinite(batch).all():
-                    raise ValueError("X contains NaN or infinity.")
-                kept.clear()
-                try:
-                    outputs = model(batch)
-                except RuntimeError as exc:  # torch's shape / dtype mismatches
-                    if start > 0:
-                        raise
-                    raise ValueError(
-                        f"The model could not run on X of shape {tuple(X.shape)} "
-                        f"(wrong feature count?): {exc}"
-                    ) from exc
-                if not isinstance(outputs, torch.Tensor):
-                    raise TypeError(
-                        "The model must return one tensor of outputs; got "
-                        f"{type(outputs).__name__} (wrap it to select the outputs)."
+            cast = None
+            for raw in batches.raw():
+                if cast is None:
+                    # The first batch decides whether integers need a cast.
+                    inputs, cast, returned = integer_cast(
+                        forward, raw.inputs, device, dtype
                     )
-                if outputs.ndim == 0 or outputs.shape[0] != batch.shape[0]:
+                else:
+                    inputs = place(raw.inputs, device, dtype, cast_integers=cast)
+                    returned = forward(inputs)
+                batch = Batch(inputs)
+                outputs = select_tensor(returned, output_selector)
+                size = batch.size
+                if outputs.ndim == 0 or outputs.shape[0] != size:
                     # Per-sample gradients need one output row per sample.
                     raise ValueError(
                         f"The model returned outputs of shape {tuple(outputs.shape)}"
-                        f" for a batch of shape {tuple(batch.shape)}; it must "
-                        "return one row per sample (is X missing its sample axis?)."
+                        f" for a batch of {size} samples; it must return one row "
+                        "per sample (is X missing its sample axis?)."
                     )
-                outputs = outputs.reshape(outputs.shape[0], -1)
+                outputs, _ = reducer.rows(outputs, "tokens", batch.mask)
                 n_outputs = outputs.shape[1]
+                n_samples += size
                 missing = [name for name in layers if name not in kept]
                 if missing:
                     raise ValueError(
@@ -263,7 +272,7 @@ def tangent_kernels(model, X, layers, batch_size):
             handle.remove()
         kept.clear()
         _restore_mode(model, modes)
-    return kernels, n_outputs
+    return kernels, n_outputs, n_samples
 
 
 def _to_numpy(tensor):
@@ -276,12 +285,20 @@ def _agop_from_kernel(kernel, weight):
 
 
 _batch_size = [Interval(Integral, 1, None, closed="left")]
+# What the model can be fed (see :mod:`skfeat.torch._inputs`).
+_INPUT_TYPES = [
+    "array-like",
+    torch.Tensor,
+    Mapping,
+    torch.utils.data.Dataset,
+    torch.utils.data.DataLoader,
+]
 
 
 @validate_params(
     {
         "model": [torch.nn.Module],
-        "X": ["array-like", torch.Tensor],
+        "X": _INPUT_TYPES,
         "layer": [str],
         "batch_size": _batch_size,
     },
@@ -335,28 +352,31 @@ def tangent_kernel(model, X, layer, *, batch_size=256):
     array([[5., 0.],
            [0., 5.]])
     """
-    kernels, _ = tangent_kernels(model, X, layer, batch_size)
+    kernels, _, n_samples = tangent_kernels(model, X, layer, batch_size)
     return _to_numpy(kernels[layer])
 
 
 @validate_params(
     {
         "model": [torch.nn.Module],
-        "X": ["array-like", torch.Tensor],
+        "X": _INPUT_TYPES,
         "layer": [str],
         "batch_size": _batch_size,
+        "average": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
-def agop(model, X, layer, *, batch_size=256):
+def agop(model, X, layer, *, batch_size=256, average=False):
     """Average gradient outer product ``G_l`` with respect to a layer's input.
 
     ``G_l = sum_x sum_c grad_a f_c(x) grad_a f_c(x)^T = W_l^T K_l W_l`` where
     ``a`` is the input of the layer, ``W_l`` its weight and ``K_l`` the
     pre-activation :func:`tangent_kernel` (spec section 6; a sum, no ``1/n``,
-    despite the name).  It is computed as ``W^T K W`` from the gradients with
-    respect to the layer's output: one backward pass per output unit per batch,
-    memory bounded by the batch, in eval mode (see :func:`tangent_kernel`).
+    despite the name; ``average=True`` divides by the number of samples ``n``,
+    the mean over the data that Radhakrishnan et al.'s code computes).  It is
+    computed as ``W^T K W`` from the gradients with respect to the layer's
+    output: one backward pass per output unit per batch, memory bounded by the
+    batch, in eval mode (see :func:`tangent_kernel`).
 
     For a convolution the weight is read as a ``d_out x (c_in * kh * kw)``
     matrix acting on unfolded patches (:func:`torch.nn.functional.unfold`
@@ -374,6 +394,10 @@ def agop(model, X, layer, *, batch_size=256):
         Name of a Linear / Conv layer in ``model.named_modules()``.
     batch_size : int, default=256
         Samples per forward pass; bounds the memory.
+    average : bool, default=False
+        ``False``: the sum over the samples (the spec's ``G_l``); ``True``:
+        the average ``G_l / n``.  The NFA correlations are the same either way
+        (they are scale-invariant).
 
     Returns
     -------
@@ -399,10 +423,14 @@ def agop(model, X, layer, *, batch_size=256):
     >>> agop(model, torch.zeros(3, 2), "0")  # f linear: G = n * w w^T
     array([[ 3.,  6.],
            [ 6., 12.]])
+    >>> agop(model, torch.zeros(3, 2), "0", average=True)  # w w^T
+    array([[1., 2.],
+           [2., 4.]])
     """
-    kernels, _ = tangent_kernels(model, X, layer, batch_size)
+    kernels, _, n_samples = tangent_kernels(model, X, layer, batch_size)
     module = find_layer(model, layer)
-    return _to_numpy(_agop_from_kernel(kernels[layer], weight_matrix(module)))
+    gop = _to_numpy(_agop_from_kernel(kernels[layer], weight_matrix(module)))
+    return gop / n_samples if average else gop
 
 
 @validate_params(
@@ -520,7 +548,7 @@ def _alignment_from_kernel(module, name, kernel, *, power, init_state, correlati
 
 _nfa_params = {
     "model": [torch.nn.Module],
-    "X": ["array-like", torch.Tensor],
+    "X": _INPUT_TYPES,
     "power": [Interval(Real, 0, None, closed="neither")],
     "init_state": [dict, None],
     "correlation": [StrOptions({"pearson", "cosine"})],
@@ -608,7 +636,7 @@ def nfa_correlation(
     """
     if centered and init_state is None:
         raise ValueError("centered=True needs init_state (the initial state_dict).")
-    kernels, _ = tangent_kernels(model, X, layer, batch_size)
+    kernels, _, n_samples = tangent_kernels(model, X, layer, batch_size)
     result = _alignment_from_kernel(
         find_layer(model, layer),
         layer,
@@ -692,7 +720,7 @@ def alignment_per_layer(
     ['cnfa', 'nfa']
     """
     names = _as_layer_names(layers)
-    kernels, _ = tangent_kernels(model, X, names, batch_size)
+    kernels, _, n_samples = tangent_kernels(model, X, names, batch_size)
     return {
         name: _alignment_from_kernel(
             find_layer(model, name),

@@ -1,13 +1,11 @@
 """FeatureExtractor: the features of a torch module's layers as arrays."""
 
 import copy
-import difflib
-import warnings
+from collections.abc import Mapping
 from itertools import chain
 from numbers import Integral
 
 import numpy as np
-import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -15,21 +13,22 @@ from sklearn.utils.validation import check_is_fitted
 
 from skfeat.utils._optional import import_optional
 
-__all__ = ["FeatureExtractor"]
+from ._activations import SEQUENCE_REDUCTIONS, SPATIAL_REDUCTIONS, Reducer
+from ._inputs import Batch, Batches, integer_cast
+from ._layers import LayerTap, probe_layers, resolve_layers, unwrap_compiled
 
-# "name:input" selects the input of a submodule instead of its output; ":" never
-# occurs in the names that ``named_modules`` produces (they use ".").
-_INPUT_SUFFIX = ":input"
+__all__ = ["FeatureExtractor"]
 
 
 class FeatureExtractor(TransformerMixin, BaseEstimator):
-    """Features of the layers of any :class:`torch.nn.Module`, as a transformer.
+    r"""Features of the layers of any :class:`torch.nn.Module`, as a transformer.
 
     The paper's forward feature map is the input of a network's last linear
     layer (the penultimate post-activations); this transformer evaluates it, or
     any other layer, on a sample: the model runs in eval mode under
-    :func:`torch.no_grad` in batches, forward hooks copy the chosen layers'
-    activations, flattened to ``(n_samples, n_features)``, and everything the
+    :func:`torch.no_grad` in batches, forward hooks read the chosen layers'
+    activations and reduce each sample's activation to a row of features
+    (``sequence_reduction``, ``spatial_reduction``), and everything the
     extractor changed on the model (hooks, train/eval mode) is restored when a
     call returns or raises.  Pipelines such as
     ``make_pipeline(FeatureExtractor(net), FeatureSpectrum())`` thus give the
@@ -39,59 +38,109 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     module : torch.nn.Module
-        The network.  ``fit`` moves it to ``device`` (and casts it to ``dtype``
-        when given), as skorch does; nothing else about it is changed.
+        The network (a ``torch.compile``\\ d one is read through its eager
+        module).  It is never moved, cast or otherwise changed: ``fit`` stores
+        in ``module_`` the module itself when it already is on ``device`` with
+        ``dtype``, else a copy placed there (as skorch does).
     layers : str, list of str or None, default=None
         Which features to extract.  A name from ``module.named_modules()``
         selects that submodule's output; ``"name:input"`` its (first) input;
-        ``""`` is the whole module, i.e. its outputs.  ``None``: the input of the
-        last :class:`torch.nn.Linear`, the paper's penultimate-layer features.
+        ``""`` is the whole module, i.e. its outputs.  ``None``: the input of
+        the last linear layer (:class:`torch.nn.Linear` or transformers'
+        ``Conv1D``), the paper's penultimate-layer features.  ``"all"``: every
+        leaf module that runs once per forward pass; ``"blocks"``: every
+        element of an ``nn.Sequential`` / ``nn.ModuleList`` that has
+        submodules (the rules are in :ref:`the user guide <whole_network>`).
         An unknown name raises a ``ValueError`` that lists close matches.
     batch_size : int, default=256
-        Samples per forward pass for array and ``Dataset`` inputs (a
-        ``DataLoader`` keeps its own batches).
-    device : str or torch.device, default="cpu"
-        Where the forward passes run.
+        Samples per forward pass for arrays, tensors, dicts and ``Dataset``\\ s
+        (a ``DataLoader`` keeps its own batches).
+    device : str, torch.device or None, default=None
+        Where the forward passes run; None: where the module's parameters are
+        (nothing is moved).
     dtype : torch.dtype or None, default=None
         Floating dtype of the forward pass; ``None`` keeps the module's.
-        Inputs are cast to it.
+        Floating inputs are cast to it; integer inputs (token ids, masks) keep
+        their dtype, unless the model cannot take them (see
+        ``integer_inputs_``).
     array_type : {"numpy", "torch"}, default="numpy"
         ``"numpy"``: features come back as numpy arrays on the host;
-        ``"torch"``: as torch tensors on ``device`` (no host copy; feed them to
-        :class:`~skfeat.FeatureSpectrum` with array API dispatch on).
+        ``"torch"``: as torch tensors on the device of the forward pass (no
+        host copy; feed them to :class:`~skfeat.FeatureSpectrum` with array
+        API dispatch on).
+    sequence_reduction : str, default="token_mean"
+        How a ``(seq, hidden)`` activation of a sample becomes features:
+        ``"token_mean"``, the mean over its tokens (padding excluded with the
+        batch's ``attention_mask``); ``"first_token"`` (``[CLS]``);
+        ``"last_token"``, its last non-padding token; ``"flatten"``, all
+        ``seq * hidden`` values; ``"tokens_as_samples"``, one row per token.
+        The model's outputs of that shape are reduced the same way.
+    spatial_reduction : str, default="flatten"
+        How a channels-first ``(C, H, W)`` (or ``(C, D, H, W)``) activation
+        becomes features: ``"flatten"``, all ``C * H * W`` values;
+        ``"channel_mean"``, the mean of each channel (global average pooling,
+        ``C`` features); ``"positions_as_samples"``, one row of ``C``
+        features per position.
+    output_selector : str, callable or None, default=None
+        Which tensor of what the model returns is its output (for
+        :meth:`outputs` and the layer ``""``): a key of a dict / Hugging
+        Face ``ModelOutput``, an attribute name, or a callable
+        ``output_selector(returned) -> tensor``.  None: ``"logits"`` when the
+        model returns it, else the first tensor it returns.
+    forward_kwargs : dict or None, default=None
+        Extra keyword arguments of every forward call (constants such as
+        ``{"use_cache": False}``; per-sample inputs belong in ``X``).
     verbose : bool, default=False
         Show a tqdm progress bar over batches.
 
     Attributes
     ----------
+    module_ : torch.nn.Module
+        The module that the forward passes run: ``module`` itself, or its
+        copy on ``device`` with ``dtype``.
     layers_ : list of str
         The resolved layer names (``None`` resolved to ``"<last linear>:input"``).
-    input_shape_ : tuple of int
-        Shape of one input sample (e.g. ``(C, H, W)`` for images).
+    input_shape_ : tuple of int or dict
+        Shape of one input sample (e.g. ``(C, H, W)`` for images); for dict
+        inputs, the shape of each entry.
+    n_features_in_ : int
+        Number of input features, when the inputs are samples of one axis
+        (``X`` of shape ``(n_samples, n_features)``).
     feature_shapes_ : dict of str to tuple of int
-        Unflattened shape of one sample's activation at each layer.
+        Unreduced shape of one sample's activation at each layer.
     output_shape_ : tuple of int
-        Shape of one sample's model output.
+        Shape of one sample's model output (before reduction).
     n_features_out_ : int
-        Number of flattened features of the first layer of ``layers_``.
+        Number of features of the first layer of ``layers_``.
+    integer_inputs_ : {"kept", "cast"}
+        Whether integer inputs reach the model as they are (token ids for an
+        embedding) or cast to its dtype (a model that cannot take integers),
+        as decided by fit's forward pass.
 
     See Also
     --------
     skfeat.FeatureSpectrum : Spectrum of the extracted features.
     skfeat.torch.FeatureTracker : The measures of the features during training.
+    skfeat.torch.analyze : Every layer's measures from one pass, no feature stored.
 
     Notes
     -----
     ``X`` may be a numpy array, a torch tensor (samples first; images stay
-    ``N x C x H x W``), a :class:`torch.utils.data.Dataset` or a
-    :class:`~torch.utils.data.DataLoader`; for the last two, the first element
-    of a ``(input, target)`` pair is the input.  Inputs are cast to the
-    module's floating dtype, as scikit-learn casts to float.
+    ``N x C x H x W``), a dict of them (e.g. a tokenizer's ``BatchEncoding``:
+    the model is called as ``module(**batch)``), a
+    :class:`torch.utils.data.Dataset` or a :class:`~torch.utils.data.DataLoader`;
+    for the last two, the first element of an ``(input, target)`` pair is the
+    input, and a dict batch without its ``"labels"`` entry is.  Floating
+    inputs are cast to the model's dtype and then checked for NaN and
+    infinity.
 
     Activations are copied at hook time into one preallocated buffer (safe
     when an in-place ReLU later overwrites them).  Modules whose mode matters
     (BatchNorm, Dropout) see eval mode; each submodule's ``training`` flag is
-    put back afterwards, so BatchNorm's running statistics stay untouched.
+    put back afterwards, so BatchNorm's running statistics stay untouched.  A
+    layer that runs twice per forward pass (a shared activation module) or
+    whose activation does not have the samples first (``nn.LSTM`` with
+    ``batch_first=False``) raises a ``ValueError`` that names the cause.
 
     References
     ----------
@@ -109,23 +158,29 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     ... )
     >>> X = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
     >>> extractor = FeatureExtractor(net).fit(X)
-    >>> extractor.layers_
-    ['2:input']
+    >>> extractor.layers_, extractor.module_ is net
+    (['2:input'], True)
     >>> extractor.transform(X).shape
     (10, 8)
     >>> extractor.outputs(X).shape
     (10, 3)
     >>> sorted(extractor.extract(X, layers=["0", "1"]))
     ['0', '1']
+    >>> FeatureExtractor(net, layers="all").fit(X).layers_
+    ['0', '1', '2']
     """
 
     _parameter_constraints = {
         "module": [torch.nn.Module],
         "layers": [str, list, tuple, None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "device": [str, torch.device],
+        "device": [str, torch.device, None],
         "dtype": [torch.dtype, None],
         "array_type": [StrOptions({"numpy", "torch"})],
+        "sequence_reduction": [StrOptions(set(SEQUENCE_REDUCTIONS))],
+        "spatial_reduction": [StrOptions(set(SPATIAL_REDUCTIONS))],
+        "output_selector": [str, callable, None],
+        "forward_kwargs": [dict, None],
         "verbose": ["boolean"],
     }
 
@@ -134,9 +189,13 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         module,
         layers=None,
         batch_size=256,
-        device="cpu",
+        device=None,
         dtype=None,
         array_type="numpy",
+        sequence_reduction="token_mean",
+        spatial_reduction="flatten",
+        output_selector=None,
+        forward_kwargs=None,
         verbose=False,
     ):
         self.module = module
@@ -145,6 +204,10 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
         self.array_type = array_type
+        self.sequence_reduction = sequence_reduction
+        self.spatial_reduction = spatial_reduction
+        self.output_selector = output_selector
+        self.forward_kwargs = forward_kwargs
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -155,7 +218,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like, torch.Tensor, Dataset or DataLoader
+        X : array-like, torch.Tensor, dict, Dataset or DataLoader
             Inputs, samples first.
         y : None
             Ignored.
@@ -167,44 +230,67 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         """
         if self.dtype is not None and not self.dtype.is_floating_point:
             raise ValueError(f"dtype must be a floating torch dtype; got {self.dtype}.")
-        self._place_module()
-        self.layers_ = self._resolve(self.layers)
-        probe = _head(X, n=2)
-        self.input_shape_ = None
-        found = self._run(probe, self.layers_ + [""], keep_shapes=True)
-        self.input_shape_ = self._probe_input_shape
-        self.feature_shapes_ = {name: self._shapes[name] for name in self.layers_}
-        self.output_shape_ = self._shapes[""]
-        self.n_features_out_ = int(found[self.layers_[0]].shape[1])
+        module, device, dtype = placed_module(self.module, self.device, self.dtype)
+        batches = Batches(X, self.batch_size)
+        probe = batches.head(2)
+        names = resolve_layers(module, self.layers)
+
+        def forward(inputs):
+            tap = LayerTap(
+                module,
+                [],
+                self._reducer(),
+                None,
+                forward_kwargs=self.forward_kwargs,
+            )
+            with tap:
+                tap.run(Batch(inputs))
+
+        placed, cast, _ = integer_cast(forward, probe.inputs, device, dtype)
+        placed = Batch(placed)
+        if isinstance(names, str):
+            names = probe_layers(
+                module, names, placed, forward_kwargs=self.forward_kwargs
+            )
+        rows, shapes = self._probe(module, placed, names + [""])
+        # Every fitted attribute is set at the end: a failed fit changes nothing.
+        self.module_ = module
+        self.layers_ = names
+        self.integer_inputs_ = "cast" if cast else "kept"
+        self.input_shape_ = _sample_shape(probe.inputs)
+        if isinstance(self.input_shape_, tuple) and len(self.input_shape_) == 1:
+            self.n_features_in_ = self.input_shape_[0]
+        else:
+            self.__dict__.pop("n_features_in_", None)
+        self.feature_shapes_ = {name: shapes[name] for name in names}
+        self.output_shape_ = shapes[""]
+        self.n_features_out_ = int(rows[names[0]].shape[1])
         return self
 
     def transform(self, X):
-        """Features of the one layer in ``layers_``, flattened.
+        """Features of the one layer in ``layers_``.
 
         Parameters
         ----------
-        X : array-like, torch.Tensor, Dataset or DataLoader
+        X : array-like, torch.Tensor, dict, Dataset or DataLoader
             Inputs, samples first, each of shape ``input_shape_``.
 
         Returns
         -------
         Phi : ndarray or torch.Tensor of shape (n_samples, n_features_out_)
-            The features (numpy, or torch on ``device`` with ``array_type="torch"``).
+            The features (numpy, or torch with ``array_type="torch"``); more
+            rows than samples with a ``*_as_samples`` reduction.
         """
         check_is_fitted(self)
-        if len(self.layers_) != 1:
-            raise ValueError(
-                f"transform returns one layer, but layers_={self.layers_}; use "
-                "extract(X) for several layers in one forward pass."
-            )
-        return self._run(X, self.layers_)[self.layers_[0]]
+        self._check_one_layer("transform")
+        return self._run(X, self.layers_)[0][self.layers_[0]]
 
     def extract(self, X, layers=None):
         """Features of several layers in one forward pass.
 
         Parameters
         ----------
-        X : array-like, torch.Tensor, Dataset or DataLoader
+        X : array-like, torch.Tensor, dict, Dataset or DataLoader
             Inputs, samples first.
         layers : str, list of str or None, default=None
             Layer names as for the ``layers`` parameter (``""`` gives the model's
@@ -213,50 +299,74 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         Returns
         -------
         features : dict of str to array
-            ``{layer: (n_samples, n_features) array}``, one entry per layer.
+            ``{layer: (n_rows, n_features) array}``, one entry per layer.
         """
         check_is_fitted(self)
-        names = self.layers_ if layers is None else self._resolve(layers)
-        return self._run(X, names)
+        return self._run(X, self._names(layers))[0]
 
     def outputs(self, X):
         """Return the model's outputs: the learned function ``f(x)`` on a sample.
 
         Parameters
         ----------
-        X : array-like, torch.Tensor, Dataset or DataLoader
+        X : array-like, torch.Tensor, dict, Dataset or DataLoader
             Inputs, samples first.
 
         Returns
         -------
         F : ndarray or torch.Tensor of shape (n_samples, n_outputs)
-            Outputs (e.g. logits), flattened per sample.
+            Outputs (e.g. logits, see ``output_selector``), reduced per sample
+            as the features are (``sequence_reduction``).
         """
         check_is_fitted(self)
-        return self._run(X, [""])[""]
+        return self._run(X, [""])[0][""]
 
     def decision_function(self, X):
         """Return the model's outputs, as :meth:`outputs` (scikit-learn's name).
 
         Parameters
         ----------
-        X : array-like, torch.Tensor, Dataset or DataLoader
+        X : array-like, torch.Tensor, dict, Dataset or DataLoader
             Inputs, samples first.
 
         Returns
         -------
         F : ndarray or torch.Tensor of shape (n_samples, n_outputs)
-            Outputs (e.g. logits), flattened per sample.
+            Outputs (e.g. logits), reduced per sample.
         """
         return self.outputs(X)
 
+    def transform_with_outputs(self, X):
+        """:meth:`transform` and :meth:`outputs` from one forward pass.
+
+        What the utility and CKA-MF scorers call on a pipeline that starts
+        with this extractor, so that scoring runs the network once.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor, dict, Dataset or DataLoader
+            Inputs, samples first.
+
+        Returns
+        -------
+        Phi : ndarray or torch.Tensor of shape (n_samples, n_features_out_)
+            The features of the layer in ``layers_``.
+        F : ndarray or torch.Tensor of shape (n_samples, n_outputs)
+            The model's outputs.
+        """
+        check_is_fitted(self)
+        self._check_one_layer("transform_with_outputs")
+        found = self._run(X, [self.layers_[0], ""])[0]
+        return found[self.layers_[0]], found[""]
+
     def __getstate__(self):
         state = super().__getstate__()
-        # Pickles load anywhere: a module on an accelerator travels on the CPU
-        # (the next call moves it back to ``device``).
-        tensors = chain(self.module.parameters(), self.module.buffers())
-        if any(t.device.type != "cpu" for t in tensors):
-            state["module"] = copy.deepcopy(self.module).to("cpu")
+        # Pickles load anywhere: modules on an accelerator travel on the CPU,
+        # and the next call moves the fitted copy back to ``device``.
+        for key in ("module", "module_"):
+            module = state.get(key)
+            if module is not None and _device_of(module).type != "cpu":
+                state[key] = copy.deepcopy(module).to("cpu")
         return state
 
     def __sklearn_tags__(self):
@@ -267,259 +377,257 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
     # -- internals ---------------------------------------------------------
 
-    def _place_module(self):
-        device = torch.device(self.device)
-        tensors = list(chain(self.module.parameters(), self.module.buffers()))
-        if any(t.device != device for t in tensors) or (
-            self.dtype is not None
-            and any(t.is_floating_point() and t.dtype != self.dtype for t in tensors)
-        ):
-            self.module.to(device=device, dtype=self.dtype)
-        floats = [t.dtype for t in tensors if t.is_floating_point()]
-        self._dtype = self.dtype or (floats[0] if floats else torch.float32)
-        self._device = device
+    def _reducer(self):
+        return Reducer(self.sequence_reduction, self.spatial_reduction)
 
-    def _resolve(self, layers):
-        modules = dict(self.module.named_modules())
+    def _names(self, layers):
         if layers is None:
-            linear = [n for n, m in modules.items() if isinstance(m, torch.nn.Linear)]
-            if not linear:
-                raise ValueError(
-                    f"layers=None selects the input of the last torch.nn.Linear, but "
-                    f"{type(self.module).__name__} has none; name a layer, one of "
-                    f"{_preview(modules)}."
-                )
-            return [linear[-1] + _INPUT_SUFFIX]
-        names = [layers] if isinstance(layers, str) else list(layers)
-        if not names:
-            raise ValueError("layers is an empty list; name at least one layer.")
-        resolved = []
-        for name in names:
-            if not isinstance(name, str):
-                raise TypeError(f"Layer names must be str; got {name!r}.")
-            base = name.removesuffix(_INPUT_SUFFIX)
-            if base not in modules:
-                close = difflib.get_close_matches(base, list(modules), n=5, cutoff=0.5)
-                hint = f"close matches: {close}" if close else _preview(modules)
-                raise ValueError(
-                    f"{type(self.module).__name__} has no submodule named {base!r}; "
-                    f"{hint}."
-                )
-            if name not in resolved:
-                resolved.append(name)
-        return resolved
+            return self.layers_
+        names = resolve_layers(self.module_, layers)
+        if isinstance(names, str):
+            raise ValueError(
+                f"layers={names!r} is resolved by fit; pass it as the layers "
+                "parameter of the extractor."
+            )
+        return names
 
-    def _run(self, X, names, keep_shapes=False):
-        """One forward pass over ``X``, copying the named layers."""
-        self._place_module()
-        names = list(dict.fromkeys(names))
-        batches, n_samples, n_batches = self._batches(X)
-        store_device = (
-            self._device if self.array_type == "torch" else torch.device("cpu")
+    def _check_one_layer(self, method):
+        if len(self.layers_) != 1:
+            raise ValueError(
+                f"{method} returns one layer, but layers_={self.layers_}; use "
+                "extract(X) for several layers in one forward pass."
+            )
+
+    def _call_module(self):
+        """Return ``(module, device, dtype)`` of a call: the fitted module, placed."""
+        module = self.module_
+        device = _target_device(module, self.device)
+        dtype = self.dtype or _floating_dtype(module)
+        if not _is_placed(module, device, self.dtype):
+            if module is unwrap_compiled(self.module):
+                # The user's module, moved since fit: measure a placed copy,
+                # never move theirs.
+                module = copy.deepcopy(module)
+            module.to(device=device, dtype=self.dtype)
+        return module, device, dtype
+
+    def _probe(self, module, batch, names):
+        """Rows and unreduced shapes of ``names`` on one batch (fit's probe)."""
+        rows = {}
+
+        def keep(name, value, counts):
+            rows[name] = value
+
+        tap = LayerTap(
+            module,
+            names,
+            self._reducer(),
+            keep,
+            output_selector=self.output_selector,
+            forward_kwargs=self.forward_kwargs,
         )
-        collectors = {name: _Collector(n_samples, store_device) for name in names}
-        # Shapes are recorded by fit only: transform leaves the fitted state alone.
-        shapes = {}
-        if keep_shapes:
-            self._shapes = shapes
-        module = self.module
-        modes = [(m, m.training) for m in module.modules()]
-        handles = []
-        try:
-            for name in names:
-                base = name.removesuffix(_INPUT_SUFFIX)
-                hook = _hook(collectors[name], shapes, name, keep_shapes)
-                sub = module.get_submodule(base)
-                if name.endswith(_INPUT_SUFFIX):
-                    handles.append(sub.register_forward_pre_hook(hook))
-                else:
-                    handles.append(sub.register_forward_hook(hook))
-            module.eval()
-            if self.verbose:
-                tqdm = import_optional("tqdm.auto", "FeatureExtractor(verbose=True)")
-                batches = tqdm.tqdm(batches, total=n_batches, desc="FeatureExtractor")
-            with torch.no_grad():
-                for batch in batches:
-                    module(batch)
-        finally:
-            for handle in handles:
-                handle.remove()
-            for submodule, training in modes:
-                submodule.training = training
-        result = {name: collectors[name].result() for name in names}
+        with tap:
+            tap.run(batch)
+        return rows, tap.shapes
+
+    def _run(self, X, names):
+        """One forward pass over ``X``: ``({layer: rows}, {layer: counts}, targets)``.
+
+        ``counts`` are the rows per sample of each layer (None: one each);
+        ``targets`` the labels that the batches carried (None when they
+        carried none), in the order of the pass.
+        """
+        module, device, dtype = self._call_module()
+        names = list(dict.fromkeys(names))
+        batches = Batches(X, self.batch_size)
+        if batches.in_memory:
+            _check_sample_shape(batches.head(1).inputs, self)
+        store = device if self.array_type == "torch" else torch.device("cpu")
+        collectors = {
+            name: _Collector(batches.n_samples, store, name) for name in names
+        }
+
+        def add(name, rows, counts):
+            collectors[name].add(rows, counts)
+
+        tap = LayerTap(
+            module,
+            names,
+            self._reducer(),
+            add,
+            output_selector=self.output_selector,
+            forward_kwargs=self.forward_kwargs,
+        )
+        cast = self.integer_inputs_ == "cast"
+        placed = batches.placed(device, dtype, cast_integers=cast)
+        if self.verbose:
+            tqdm = import_optional("tqdm.auto", "FeatureExtractor(verbose=True)")
+            placed = tqdm.tqdm(placed, total=batches.n_batches, desc="FeatureExtractor")
+        targets = []
+        with tap:
+            for batch in placed:
+                if not batches.in_memory:
+                    _check_sample_shape(batch.inputs, self)
+                    targets.append(batch.targets)
+                tap.run(batch)
+        result = {name: c.result() for name, c in collectors.items()}
         if self.array_type == "numpy":
             result = {name: value.numpy() for name, value in result.items()}
-        return result
+        counts = {name: c.counts() for name, c in collectors.items()}
+        return result, counts, _concat_targets(targets)
 
-    def _batches(self, X):
-        """Return ``(batches on device, n_samples or None, n_batches)``."""
-        data = torch.utils.data
-        if isinstance(X, data.DataLoader):
-            n = _len_or_none(X.dataset)
-            return self._checked(_inputs_of(X)), n, _len_or_none(X)
-        if isinstance(X, data.Dataset) and not isinstance(X, torch.Tensor):
-            loader = data.DataLoader(X, batch_size=self.batch_size, shuffle=False)
-            n = _len_or_none(X)
-            return self._checked(_inputs_of(loader)), n, _len_or_none(loader)
-        X = _as_tensor(X)
-        self._check_sample_shape(X.shape[1:])
-        n, size = X.shape[0], self.batch_size
-        batches = (
-            X[start : start + size].to(self._device, self._dtype)
-            for start in range(0, n, size)
-        )
-        return batches, n, -(-n // size)
 
-    def _checked(self, batches):
-        """Validate each batch of a Dataset / DataLoader as it arrives."""
-        for batch in batches:
-            batch = _as_tensor(batch)
-            self._check_sample_shape(batch.shape[1:])
-            yield batch.to(self._device, self._dtype)
+def _concat_targets(targets):
+    """Concatenate the labels of the loaded batches on the host (None if none)."""
+    if not targets or any(t is None for t in targets):
+        return None
+    return np.concatenate([np.asarray(torch.as_tensor(t).cpu()) for t in targets])
 
-    def _check_sample_shape(self, shape):
-        shape = tuple(shape)
-        expected = getattr(self, "input_shape_", None)
-        if expected is None:
-            self._probe_input_shape = shape
-        elif shape != expected:
+
+def placed_module(module, device, dtype):
+    """Return ``(module, device, dtype)``: ``module`` where asked, never moved.
+
+    ``module`` itself when its parameters and buffers are on ``device`` with
+    ``dtype`` (None: wherever they are, whatever they are), else a copy
+    placed there.  A compiled module is unwrapped to its eager module.
+    """
+    module = unwrap_compiled(module)
+    target = _target_device(module, device)
+    if not _is_placed(module, target, dtype):
+        module = copy.deepcopy(module).to(device=target, dtype=dtype)
+    return module, target, dtype or _floating_dtype(module)
+
+
+def _tensors(module):
+    return chain(module.parameters(), module.buffers())
+
+
+def _device_of(module):
+    for tensor in _tensors(module):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _target_device(module, device):
+    if device is None:
+        return _device_of(module)
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def _floating_dtype(module):
+    for tensor in _tensors(module):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
+
+
+def _is_placed(module, device, dtype):
+    for tensor in _tensors(module):
+        if tensor.device != device:
+            return False
+        if dtype is not None and tensor.is_floating_point() and tensor.dtype != dtype:
+            return False
+    return True
+
+
+def _sample_shape(inputs):
+    if isinstance(inputs, Mapping):
+        return {key: tuple(value.shape[1:]) for key, value in inputs.items()}
+    return tuple(inputs.shape[1:])
+
+
+def _check_sample_shape(inputs, extractor):
+    shape = _sample_shape(inputs)
+    expected = extractor.input_shape_
+    if isinstance(expected, dict) or isinstance(shape, dict):
+        # Token inputs are padded per batch: their lengths may differ, their
+        # keys may not.
+        if not (isinstance(expected, dict) and isinstance(shape, dict)):
             raise ValueError(
                 f"X has samples of shape {shape}, but this FeatureExtractor was "
                 f"fitted on samples of shape {expected}."
             )
+        if set(shape) != set(expected):
+            raise ValueError(
+                f"X has the inputs {sorted(shape)}, but this FeatureExtractor was "
+                f"fitted on {sorted(expected)}."
+            )
+        return
+    if not inputs.is_floating_point() and len(shape) == len(expected):
+        return  # token ids: sequences padded to another length are fine
+    if shape != expected:
+        if len(shape) == 1 and len(expected) == 1:
+            # scikit-learn's wording for a wrong number of features.
+            raise ValueError(
+                f"X has {shape[0]} features, but FeatureExtractor is expecting "
+                f"{expected[0]} features as input (samples of shape {shape} vs "
+                f"{expected})."
+            )
+        raise ValueError(
+            f"X has samples of shape {shape}, but this FeatureExtractor was "
+            f"fitted on samples of shape {expected}."
+        )
 
 
 class _Collector:
-    """Flattened activations of one layer, copied into one buffer."""
+    """Rows of one layer, copied into one buffer as they come."""
 
-    def __init__(self, n_samples, device):
+    def __init__(self, n_samples, device, name):
         self.n_samples = n_samples
         self.device = device
+        self.name = name
         self.buffer = None
         self.chunks = []
+        self.count_chunks = []
         self.filled = 0
+        self.width = None
 
-    def add(self, activation):
-        flat = activation.detach().reshape(activation.shape[0], -1)
-        if self.n_samples is None:
-            # Unknown length (iterable dataset): copy now, concatenate at the end.
-            self.chunks.append(flat.to(self.device, copy=True))
+    def add(self, rows, counts):
+        if self.width is None:
+            self.width = rows.shape[1]
+        elif rows.shape[1] != self.width:
+            raise ValueError(
+                f"Layer {self.name or '(the output)'!r} gives {rows.shape[1]} "
+                f"features for this batch but {self.width} before (sequences of "
+                "different lengths, flattened?): choose a reduction that gives "
+                "every sample the same features, e.g. "
+                "sequence_reduction='token_mean'."
+            )
+        if counts is not None:
+            self.count_chunks.append(counts)
+        if self.n_samples is None or counts is not None:
+            # Rows of unknown total: copy now, concatenate at the end.
+            self.chunks.append(rows.to(self.device, copy=True))
             return
         if self.buffer is None:
-            self.buffer = torch.empty(
-                (self.n_samples, flat.shape[1]), dtype=flat.dtype, device=self.device
-            )
-        stop = self.filled + flat.shape[0]
-        if stop > self.n_samples or flat.shape[1] != self.buffer.shape[1]:
+            self.buffer = _empty((self.n_samples, self.width), rows.dtype, self.device)
+        stop = self.filled + rows.shape[0]
+        if stop > self.n_samples:
             raise ValueError(
-                f"A layer produced activations of shape {tuple(flat.shape)} after "
-                f"{self.filled} samples; expected {self.n_samples} samples of "
-                f"{self.buffer.shape[1]} features in all."
+                f"Layer {self.name!r} gave more rows than the {self.n_samples} "
+                "samples of the input."
             )
-        self.buffer[self.filled : stop].copy_(flat)
+        self.buffer[self.filled : stop].copy_(rows)
         self.filled = stop
 
     def result(self):
-        if self.n_samples is None:
-            return torch.cat(self.chunks) if self.chunks else torch.empty(0, 0)
-        if self.buffer is None or self.filled != self.n_samples:
+        if self.buffer is None:
+            if not self.chunks:
+                raise ValueError(f"Layer {self.name!r} gave no rows.")
+            return torch.cat(self.chunks)
+        if self.filled != self.n_samples:
             raise RuntimeError(
-                f"The layer ran on {self.filled} of {self.n_samples} samples: was it "
-                "skipped in forward, or called more than once per batch?"
+                f"The layer {self.name!r} ran on {self.filled} of {self.n_samples} "
+                "samples: the loader yielded fewer samples than its dataset has."
             )
         return self.buffer
 
-
-def _hook(collector, shapes, name, keep_shapes):
-    def hook(module, args, output=None):
-        value = args if output is None else output
-        activation = _first_tensor(value)
-        if keep_shapes:
-            shapes[name] = tuple(activation.shape[1:])
-        collector.add(activation)
-
-    return hook
+    def counts(self):
+        return torch.cat(self.count_chunks).numpy() if self.count_chunks else None
 
 
-def _first_tensor(value):
-    """Return the tensor in a module's input or output (tuple/list/dict)."""
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, dict):
-        value = value["logits"] if "logits" in value else list(value.values())
-    if isinstance(value, (tuple, list)) and value:
-        return _first_tensor(value[0])
-    raise TypeError(
-        f"Expected a tensor (or a tuple/list/dict of tensors); got {type(value)}."
-    )
-
-
-def _inputs_of(loader):
-    for batch in loader:
-        yield batch[0] if isinstance(batch, (tuple, list)) else batch
-
-
-def _as_tensor(X):
-    """Samples-first, numeric, finite tensor with at least one feature axis."""
-    if isinstance(X, torch.Tensor):
-        tensor = X
-        if tensor.dtype == torch.bool or tensor.is_complex():
-            raise TypeError(f"X must be real numeric; got dtype {tensor.dtype}.")
-    else:
-        if scipy.sparse.issparse(X):
-            raise TypeError(
-                "X is a sparse matrix; FeatureExtractor needs dense inputs "
-                "(X.toarray())."
-            )
-        array = np.asarray(X)
-        if not (np.issubdtype(array.dtype, np.number) and array.dtype.kind in "iuf"):
-            raise TypeError(f"X must be real numeric; got dtype {array.dtype}.")
-        with warnings.catch_warnings():
-            # Read-only arrays (memmaps) are shared, not copied: the extractor
-            # only reads them, so torch's non-writable warning does not apply.
-            warnings.filterwarnings("ignore", "The given NumPy array is not writable")
-            tensor = torch.from_numpy(np.ascontiguousarray(array))
-    if tensor.ndim < 2:
-        raise ValueError(
-            f"X must have a samples axis and at least one feature axis; got shape "
-            f"{tuple(tensor.shape)}. Reshape your data with X.reshape(-1, 1) if it "
-            "has a single feature."
-        )
-    if tensor.shape[0] == 0:
-        raise ValueError("X has no samples.")
-    if any(size == 0 for size in tensor.shape[1:]):
-        # scikit-learn's wording, which its common checks look for.
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={tuple(tensor.shape)}) while a "
-            "minimum of 1 is required."
-        )
-    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-        raise ValueError("X contains NaN or infinity.")
-    return tensor
-
-
-def _head(X, n):
-    """Return the first ``n`` samples of ``X`` (the probe pass of ``fit``)."""
-    if isinstance(X, torch.utils.data.DataLoader):
-        for batch in _inputs_of(X):
-            return _as_tensor(batch)[:n]
-        raise ValueError("The DataLoader yields no batches.")
-    if isinstance(X, torch.utils.data.Dataset) and not isinstance(X, torch.Tensor):
-        if _len_or_none(X) == 0:
-            raise ValueError("The Dataset has no samples.")
-        loader = torch.utils.data.DataLoader(X, batch_size=n, shuffle=False)
-        return _head(loader, n)
-    return _as_tensor(X)[:n]
-
-
-def _len_or_none(obj):
-    try:
-        return len(obj)
-    except TypeError:
-        return None
-
-
-def _preview(modules, n=8):
-    names = [repr(name) for name in modules if name]
-    more = f", ... ({len(names) - n} more)" if len(names) > n else ""
-    return "available: " + ", ".join(names[:n]) + more
+def _empty(shape, dtype, device):
+    return torch.empty(shape, dtype=dtype, device=device)

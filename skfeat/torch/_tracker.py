@@ -1,13 +1,16 @@
 """FeatureTracker: the feature-learning measures of a network during training."""
 
 import time
+from numbers import Integral
 
 import numpy as np
 
 from skfeat.inspection._record import feature_record
 from skfeat.inspection._tables import as_table
 
+from ._activations import SEQUENCE_REDUCTIONS, SPATIAL_REDUCTIONS
 from ._extractor import FeatureExtractor
+from ._inputs import Batches, labels_beside
 from ._tracked_alignment import tracked_alignment
 
 __all__ = ["FeatureTracker"]
@@ -39,14 +42,21 @@ class FeatureTracker:
 
     Parameters
     ----------
-    X_train : array-like, torch.Tensor, Dataset or DataLoader
-        Training inputs (the sample the spectrum is fitted on).
-    y_train : array-like of shape (n_train,)
-        Training class labels (for the training accuracy).
-    X_test : array-like, torch.Tensor, Dataset or DataLoader
+    X_train : array-like, torch.Tensor, dict, Dataset or DataLoader
+        Training inputs (the sample the spectrum is fitted on), read as
+        :class:`FeatureExtractor` reads them.
+    y_train : array-like of shape (n_train,) or None
+        Training class labels (for the training accuracy and the geometry).
+        None: the labels that ``X_train``'s batches carry (``(input,
+        target)`` pairs, or a dict's ``"labels"``), read in the same pass as
+        the features, so that a shuffling loader stays aligned.  Labels
+        given here need ``X_train`` in order: beside a shuffling loader they
+        raise a ValueError.
+    X_test : array-like, torch.Tensor, dict, Dataset or DataLoader
         Held-out inputs (the sample the measures are evaluated on).
-    y_test : array-like of shape (n_test,)
-        Held-out class labels.
+    y_test : array-like of shape (n_test,) or None
+        Held-out class labels (None: from ``X_test``'s batches, as above);
+        every class must occur in the training labels.
     layers : str, list of str or None, default=None
         Layers to track, named as in :class:`FeatureExtractor` (``None``: the
         input of the last linear layer, the paper's feature map).
@@ -68,8 +78,10 @@ class FeatureTracker:
         linearity): one more pass of class moments per layer.
     batch_size : int, default=256
         Batch size of the extraction passes.
-    device : str or torch.device, default="cpu"
-        Where the extraction passes run.
+    device : str, torch.device or None, default=None
+        Where the extraction passes run; None: where the model's parameters
+        are (a CUDA model is measured on its GPU).  The model itself is never
+        moved: another device runs a copy.
     alignment : bool, default=False
         Also record the neural feature ansatz correlation ``nfa`` (see
         :func:`~skfeat.torch.alignment_per_layer`) of every tracked layer that
@@ -81,6 +93,16 @@ class FeatureTracker:
         tensors); with ``alignment=True`` the centred ``cnfa`` is recorded
         too.  At initialisation itself ``dW = 0`` and ``cnfa`` is 0 with a
         :class:`UserWarning`.
+    sequence_reduction : str, default="token_mean"
+        How a ``(seq, hidden)`` activation becomes features (see
+        :class:`FeatureExtractor`); with ``"tokens_as_samples"`` each token
+        carries its sample's label and outputs.
+    spatial_reduction : str, default="flatten"
+        How a ``(C, H, W)`` activation becomes features.
+    output_selector : str, callable or None, default=None
+        Which tensor of the model's return value is its output.
+    forward_kwargs : dict or None, default=None
+        Extra keyword arguments of every forward call.
 
     Attributes
     ----------
@@ -96,7 +118,8 @@ class FeatureTracker:
         for the layers that feed a Linear / Conv layer.
     classes_ : ndarray
         Sorted class labels; output column ``j`` of the network is class
-        ``classes_[j]`` (for the accuracies).
+        ``classes_[j]`` (for the accuracies).  Set by the first update when
+        the labels come from the loaders.
 
     See Also
     --------
@@ -107,9 +130,11 @@ class FeatureTracker:
     -----
     The accuracies are those of ``argmax`` over the network's outputs.  An
     update costs two forward passes without gradients plus a ``p x p``
-    eigenproblem per layer; see ``benchmarks/bench_extractor.py`` for its cost
-    relative to a training epoch.  The tracker is also a plain callable
-    ``tracker(model, epoch)`` for callbacks of training frameworks.
+    eigenproblem per layer, wherever the model is (under a bfloat16
+    ``torch.autocast`` the activations are measured in float32); see
+    ``benchmarks/bench_extractor.py`` for its cost relative to a training
+    epoch.  The tracker is also a plain callable ``tracker(model, epoch)``;
+    :mod:`skfeat.torch.callbacks` drives it from Lightning and skorch.
 
     References
     ----------
@@ -149,27 +174,39 @@ class FeatureTracker:
         threshold=0.1,
         geometry=False,
         batch_size=256,
-        device="cpu",
+        device=None,
         alignment=False,
         init_state=None,
+        sequence_reduction="token_mean",
+        spatial_reduction="flatten",
+        output_selector=None,
+        forward_kwargs=None,
     ):
         self.X_train = X_train
-        self.y_train = np.asarray(y_train)
         self.X_test = X_test
-        self.y_test = np.asarray(y_test)
-        for name, y in (("y_train", self.y_train), ("y_test", self.y_test)):
-            if y.ndim != 1 or y.size == 0:
-                raise ValueError(
-                    f"{name} must be a non-empty 1-D array of class labels; got "
-                    f"shape {y.shape}."
-                )
-        if int(every) < 1:
+        if isinstance(every, bool) or not isinstance(every, Integral) or every < 1:
             raise ValueError(f"every must be a positive integer; got {every!r}.")
+        if not isinstance(batch_size, Integral) or batch_size < 1:
+            raise ValueError(
+                f"batch_size must be a positive integer; got {batch_size!r}."
+            )
+        self.y_train = _checked_labels(y_train, X_train, "y_train", "X_train")
+        self.y_test = _checked_labels(y_test, X_test, "y_test", "X_test")
+        for name, value, options in (
+            ("sequence_reduction", sequence_reduction, SEQUENCE_REDUCTIONS),
+            ("spatial_reduction", spatial_reduction, SPATIAL_REDUCTIONS),
+        ):
+            if value not in options:
+                raise ValueError(f"{name} must be one of {options}; got {value!r}.")
         self.layers = layers
         self.every = int(every)
         self.threshold = threshold
         self.batch_size = batch_size
         self.device = device
+        self.sequence_reduction = sequence_reduction
+        self.spatial_reduction = spatial_reduction
+        self.output_selector = output_selector
+        self.forward_kwargs = forward_kwargs
         if spectrum is not None and not hasattr(spectrum, "projection_measures"):
             raise TypeError(
                 f"spectrum must be a FeatureSpectrum (a template); got {spectrum!r}."
@@ -185,9 +222,8 @@ class FeatureTracker:
             raise ValueError("init_state is used only with alignment=True.")
         self.alignment = bool(alignment)
         self.init_state = init_state
-        self.classes_ = np.unique(np.concatenate([self.y_train, self.y_test]))
-        if self.classes_.size < 2:
-            raise ValueError("The labels have one class; the measures need two.")
+        if self.y_train is not None and self.y_test is not None:
+            self.classes_ = _classes(self.y_train, self.y_test)
         self.history = []
         self._epochs = set()
         self._calls = 0
@@ -215,23 +251,39 @@ class FeatureTracker:
             return None
         start = time.perf_counter()
         extractor = FeatureExtractor(
-            model, layers=self.layers, batch_size=self.batch_size, device=self.device
+            model,
+            layers=self.layers,
+            batch_size=self.batch_size,
+            device=self.device,
+            sequence_reduction=self.sequence_reduction,
+            spatial_reduction=self.spatial_reduction,
+            output_selector=self.output_selector,
+            forward_kwargs=self.forward_kwargs,
         ).fit(self.X_test)
         names = extractor.layers_ + [""]
-        train = extractor.extract(self.X_train, layers=names)
-        test = extractor.extract(self.X_test, layers=names)
-        train_accuracy = self._accuracy(train[""], self.y_train)
-        test_accuracy = self._accuracy(test[""], self.y_test)
+        train, train_counts, train_targets = extractor._run(self.X_train, names)
+        test, test_counts, test_targets = extractor._run(self.X_test, names)
+        y_train = _labels_of(self.y_train, train_targets, "y_train", "X_train")
+        y_test = _labels_of(self.y_test, test_targets, "y_test", "X_test")
+        if not hasattr(self, "classes_"):
+            self.classes_ = _classes(y_train, y_test)
+        train_accuracy = self._accuracy(train[""], _per_row(y_train, train_counts[""]))
+        test_accuracy = self._accuracy(test[""], _per_row(y_test, test_counts[""]))
         records = []
         for layer in extractor.layers_:
             record = {"epoch": epoch, "layer": layer}
+            rows = test_counts[layer]
             record.update(
                 feature_record(
                     train[layer],
                     test[layer],
-                    self.y_test,
-                    test[""],
-                    y_train=self.y_train if self.geometry else None,
+                    _per_row(y_test, rows),
+                    _outputs_per_row(test[""], test_counts[""], rows, layer),
+                    y_train=(
+                        _per_row(y_train, train_counts[layer])
+                        if self.geometry
+                        else None
+                    ),
                     spectrum=self.spectrum,
                     n_targets=self.classes_.size,
                     threshold=self.threshold,
@@ -242,11 +294,13 @@ class FeatureTracker:
             records.append(record)
         if self.alignment:
             aligned = tracked_alignment(
-                model,
+                extractor.module_,
                 self.X_train,
                 extractor.layers_,
                 init_state=self.init_state,
                 batch_size=self.batch_size,
+                output_selector=self.output_selector,
+                forward_kwargs=self.forward_kwargs,
             )
             for record in records:
                 record.update(aligned.get(record["layer"], {}))
@@ -321,3 +375,62 @@ class FeatureTracker:
             return float("nan")
         predicted = self.classes_[np.argmax(outputs, axis=1)]
         return float(np.mean(predicted == y))
+
+
+def _checked_labels(y, X, name, x_name):
+    """Labels given beside ``X`` (None: read from its batches at each update)."""
+    if y is None:
+        return None
+    return labels_beside(y, Batches(X, 1, name=x_name), name, x_name)
+
+
+def _labels_of(y, targets, name, x_name):
+    """Return the labels of a pass: those given, else those the batches carried."""
+    if y is not None:
+        if targets is not None and targets.shape[0] != y.shape[0]:
+            raise ValueError(
+                f"{name} has {y.shape[0]} labels, but {x_name} yielded "
+                f"{targets.shape[0]} samples."
+            )
+        return y
+    if targets is None:
+        raise ValueError(
+            f"{name}=None needs {x_name} to carry its labels (a DataLoader or "
+            "Dataset of (input, target) pairs, or dicts with 'labels')."
+        )
+    if targets.ndim != 1:
+        raise ValueError(
+            f"The labels that {x_name} yields must be 1-D class labels; got shape "
+            f"{targets.shape}."
+        )
+    return targets
+
+
+def _classes(y_train, y_test):
+    unseen = np.setdiff1d(np.unique(y_test), np.unique(y_train))
+    if unseen.size:
+        raise ValueError(
+            f"The test labels hold classes {unseen[:5].tolist()} that the training "
+            "labels do not: the network's outputs, the accuracies and the measures "
+            "are defined for the training classes only."
+        )
+    classes = np.unique(np.concatenate([y_train, y_test]))
+    if classes.size < 2:
+        raise ValueError("The labels have one class; the measures need two.")
+    return classes
+
+
+def _per_row(y, counts):
+    """Labels of each row: a sample's label repeated over its rows."""
+    return y if counts is None else np.repeat(y, counts)
+
+
+def _outputs_per_row(outputs, output_counts, counts, layer):
+    if output_counts is not None:
+        if counts is None or not np.array_equal(output_counts, counts):
+            raise ValueError(
+                f"The model's outputs give one row per token but layer {layer!r} "
+                "does not: their rows cannot be paired."
+            )
+        return outputs
+    return outputs if counts is None else np.repeat(outputs, counts, axis=0)
