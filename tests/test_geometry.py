@@ -481,3 +481,19 @@ def test_predictions_with_other_labels_are_a_clear_error():
 
 def _naive_linearity(H, y):
     return linearity(H, target_matrix(y))
+
+
+def test_rank_and_linearity_share_one_eigendecomposition(monkeypatch):
+    """One p x p eigh per layer for the geometry record, not one per measure."""
+    H, y = blobs()
+    acc = ClassMoments().update(H, y)
+    calls = []
+    eigh = np.linalg.eigh
+    monkeypatch.setattr(np.linalg, "eigh", lambda a: calls.append(a.shape) or eigh(a))
+    rank, linearity = acc.numerical_rank(), acc.target_linearity()
+    assert calls == [(H.shape[1], H.shape[1])]
+    assert rank == naive_rank(H, 0.95)
+    assert linearity == pytest.approx(_naive_linearity(H, y))
+    acc.update(H[:10], y[:10])  # a new state: decomposed again
+    acc.numerical_rank()
+    assert len(calls) == 2

@@ -124,6 +124,7 @@ class ClassMoments:
         self._refs = None  # reference point c_k of each class (true units)
         self._scale = 1.0
         self._dtype = None  # the least precise dtype of the features seen
+        self._eigh = None  # eigh of the uncentred Gram, until the state changes
         if classes is not None:
             labels = check_labels(classes, "classes")
             if len(np.unique(labels)) != len(labels):
@@ -263,6 +264,7 @@ class ClassMoments:
 
     def _rescale(self, scale):
         """Move the state to units of ``scale`` (a power of two, >= the old)."""
+        self._eigh = None
         if scale == self._scale:
             return
         if not np.any(self._counts):  # nothing accumulated yet: just adopt it
@@ -276,6 +278,7 @@ class ClassMoments:
 
     def _add(self, idx, scatter, sums, counts, sqnorms, refs):
         """Add moments (in units of the state) taken relative to ``refs``."""
+        self._eigh = None
         fresh = self._counts[idx] == 0
         self._refs[idx[fresh]] = refs[fresh]
         delta = (refs - self._refs[idx]) / self._scale
@@ -374,6 +377,16 @@ class ClassMoments:
         sums = self._sums[o]
         return (self._scatter - sums.T @ (sums / counts[:, None])) / counts.sum()
 
+    def _gram_eigh(self):
+        """``np.linalg.eigh`` of the uncentred Gram (numerical rank, linearity).
+
+        Kept until the state changes: the two measures share one ``p x p``
+        eigendecomposition.
+        """
+        if self._eigh is None:
+            self._eigh = np.linalg.eigh(self._uncentred_gram())
+        return self._eigh
+
     def _uncentred_gram(self):
         """``H^T H`` (p x p, units of the state): the scatter moved to 0."""
         refs = self._refs / self._scale
@@ -431,7 +444,11 @@ class ClassMoments:
         self._check_started()
         _check_share(rank_share)
         return rank_from_gram(
-            self._uncentred_gram(), rank_share, self.n_samples_, self._dtype
+            None,
+            rank_share,
+            self.n_samples_,
+            self._dtype,
+            eigenvalues=self._gram_eigh()[0],
         )
 
     def neural_collapse(self, weights=None, *, global_mean="samples"):
@@ -489,6 +506,7 @@ class ClassMoments:
             counts,
             n,
             span_rtol(self._dtype, int(n), gram.shape[0], exact=False),
+            eigh=self._gram_eigh(),
         )
 
     def nearest_class_mean(self, H):
@@ -675,14 +693,17 @@ def _check_share(rank_share):
         raise ValueError(f"rank_share must be in (0, 1]; got {rank_share!r}.")
 
 
-def rank_from_gram(gram, rank_share, n_samples, dtype):
+def rank_from_gram(gram, rank_share, n_samples, dtype, *, eigenvalues=None):
     """Smallest ``k`` whose singular values carry ``rank_share`` of their sum.
 
-    From ``H^T H``: eigenvalues below the rank rule of a span
-    (:func:`skfeat.utils._rank.span_rtol`) are rounding, and their square
-    roots would otherwise add up to a visible share of the sum.
+    From ``H^T H`` (or its ``eigenvalues``, in any order, when known): those
+    below the rank rule of a span (:func:`skfeat.utils._rank.span_rtol`) are
+    rounding, and their square roots would otherwise add up to a visible
+    share of the sum.
     """
-    lam = np.clip(np.linalg.eigvalsh(gram)[::-1], 0.0, None)
+    if eigenvalues is None:
+        eigenvalues = np.linalg.eigvalsh(gram)
+    lam = np.clip(np.sort(eigenvalues)[::-1], 0.0, None)
     rtol = span_rtol(dtype, n_samples, lam.size, exact=False)
     lam[lam <= lam[0] * rtol] = 0.0
     s = np.sqrt(lam)

@@ -299,7 +299,7 @@ def centred_cka(gxx, gxz, gzz, sx, sz, m, rtol):
     return float(np.clip(np.linalg.norm(cxz) ** 2 / (nx * nz), 0.0, 1.0))
 
 
-def linearity_from_moments(HtH, h_sum, HtY, YtY, y_sum, n, rtol):
+def linearity_from_moments(HtH, h_sum, HtY, YtY, y_sum, n, rtol, eigh=None):
     """Target linearity from the Gram matrix of ``[H | Y]`` and column sums.
 
     ``Y`` is centred here (``Y - 1 ybar^T``); ``H`` is not (least squares
@@ -307,7 +307,8 @@ def linearity_from_moments(HtH, h_sum, HtY, YtY, y_sum, n, rtol):
     comes from the eigendecomposition of ``H^T H`` restricted to eigenvalues
     above ``rtol * lambda_max`` (a rank-revealing solve, no ridge).  All
     arguments are host float64, ``H`` and ``Y`` each in its own units (the
-    ratio does not depend on them).
+    ratio does not depend on them); ``eigh`` is ``np.linalg.eigh(HtH)`` when
+    the caller has it already.
     """
     y_mean = y_sum / n
     HtYc = HtY - np.outer(h_sum, y_mean)
@@ -317,7 +318,7 @@ def linearity_from_moments(HtH, h_sum, HtY, YtY, y_sum, n, rtol):
             "The targets are constant (a single class, or equal values): target "
             "linearity is undefined."
         )
-    lam, V = np.linalg.eigh(HtH)
+    lam, V = np.linalg.eigh(HtH) if eigh is None else eigh
     keep = lam > max(lam[-1], 0.0) * rtol
     if not np.any(keep):
         return 0.0
