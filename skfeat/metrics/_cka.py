@@ -47,8 +47,9 @@ def linear_cka(X, Y, *, debiased=False):
     (``X~`` = ``X`` with column means removed), so memory is
     ``O((p + q)^2)``, not ``O(m^2)``.  A side wider than the sample
     (``p > m``) is measured through its ``m x m`` kernel instead, so memory
-    is ``O(min(p, m)^2 + min(q, m)^2 + m min(q, m))``: never ``p x p``.  Invariant to orthogonal transformations
-    and isotropic scaling of either side; 1 for a representation with itself.
+    is ``O(min(p, m)^2 + min(q, m)^2 + m min(q, m))``: never ``p x p``.
+    Invariant to orthogonal transformations and isotropic scaling of either
+    side; 1 for a representation with itself.
 
     ``debiased=True`` uses the unbiased HSIC estimator of Song et al. (2012),
     as Kornblith et al.'s debiased CKA and torch_cka do: the kernels' diagonals
@@ -219,7 +220,7 @@ class _Side:
 
     @classmethod
     def of(cls, A, name, *, kernel=False):
-        """The side of a validated ``A``; ``kernel=True`` forces the kernel."""
+        """Return the side of a validated ``A``; ``kernel=True`` forces the kernel."""
         m, q = A.shape
         rtol = spectrum_rtol(A.dtype, min(m, q))
         if kernel or samples_side_is_smaller(m, q):
@@ -235,7 +236,7 @@ class _Side:
 
     @classmethod
     def of_data(cls, D, rtol):
-        """The side of host float64 columns ``D`` (centred here)."""
+        """Return the side of host float64 columns ``D`` (centred here)."""
         norm = float(np.linalg.norm(D.T @ D))
         return cls(data=D - D.mean(axis=0), norm=norm, rtol=rtol)
 
