@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -17,7 +16,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._moments import Moments
+from ._moments import Moments, sample_moments
 from .metrics._dimension import eigenvalue_dimension
 from .metrics._projection import projections_of_features, score_at
 from .metrics._targets import TARGET_TYPE_CONSTRAINT
@@ -580,7 +579,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         ``lam`` (descending, float64) and ``V`` (columns) are on the data's
         device (or the host); only the eigenvalues visit the host, to apply
-        the rank rule.
+        the rank rule.  ``V`` may be a function ``k -> (p, >= k) columns``,
+        called once the number kept is known (the dual route computes only
+        those).
         """
         xp, device = namespace_and_device(X)
         lam_host = np.clip(to_host(lam), 0.0, None)
@@ -594,6 +595,8 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         k = self._n_kept(lam_host[:rank], min(n, X.shape[1]))
         kept = _true_eigenvalues(lam_host[:k], scale, X.dtype)
+        if callable(V):
+            V = V(k)
         self.effective_dimension_ = eigenvalue_dimension(lam_host[:rank])
         self.rank_ = rank
         self.n_components_ = k
@@ -795,33 +798,40 @@ def _dual_eigh(X):
     """Eigenpairs of X^T X / n through the n x n Gram matrix (for p > n).
 
     ``K = X X^T`` is the second moment of ``X^T`` (rows = features), so it is
-    accumulated by :class:`~skfeat._moments.Moments` over column chunks of
-    ``X`` (range-safe, float64 sums).  Then ``v_k = X^T u_k / s_k`` where
-    ``X`` lives, re-orthonormalised by Cholesky-QR of the ``k x k`` Gram of
-    those columns (twice; never a Householder QR of the ``p x k`` block).
-    Returns ``(lam, V, scale)``.
+    accumulated by :func:`~skfeat._moments.sample_moments` over column chunks
+    of ``X`` (range-safe, float64 sums).  Returns ``(lam, vectors, scale)``
+    with ``vectors(k)`` the top ``k`` eigenvectors, computed only once the
+    number kept is known (``n_components``, the rank rule): ``v_j = X^T u_j
+    / s_j`` where ``X`` lives and in its dtype (one ``p x k`` product, never a
+    float64 copy of ``X``), re-orthonormalised by Cholesky-QR of the
+    ``k x k`` Gram of those columns (twice; never a Householder QR of the
+    ``p x k`` block).  Forming all ``n`` of them at ``n = 2000``,
+    ``p = 65536`` cost five ``p n^2`` products for the 20 that were kept.
     """
     n = X.shape[0]
-    Xt = X.T.tocsr() if sp.issparse(X) else X.T
-    moments = Moments(with_sums=False, name="Phi").update(Xt)
+    moments = sample_moments(X, name="Phi")
     mu, U = device_eigh(moments.gram / n)
     scale = float(moments.scales[0])
     mu_host = np.clip(to_host(mu), 0.0, None)
     keep = int(np.count_nonzero(mu_host > 0))
     if keep == 0:
-        return mu_host[:1], U[:, :1], scale
-    # v_k = X^T u_k / (sqrt(n mu_k) scale), computed where X lives (the
-    # scale divides the weights: X itself is never rescaled in memory).
-    weights = 1.0 / (np.sqrt(n * mu_host[:keep]) * scale)
-    uxp, udevice = namespace_and_device(U)
-    U = U[:, :keep] * from_host(weights, uxp, udevice, U.dtype)[None, :]
-    xp, device = namespace_and_device(X)
-    U = _like(U, X, xp, device)
-    with np.errstate(all="ignore"):
-        V = X.T @ U
-    if is_dask(X):
-        V = np.asarray(V.compute(), dtype=np.float64)
-    return mu_host[:keep], _orthonormalise(V), scale
+        return mu_host[:1], lambda k: U[:, :1], scale
+
+    def vectors(k):
+        # v_j = X^T u_j / (sqrt(n mu_j) scale), computed where X lives (the
+        # scale divides the weights: X itself is never rescaled in memory).
+        weights = 1.0 / (np.sqrt(n * mu_host[:k]) * scale)
+        uxp, udevice = namespace_and_device(U)
+        Uk = U[:, :k] * from_host(weights, uxp, udevice, U.dtype)[None, :]
+        xp, device = namespace_and_device(X)
+        Uk = _like(Uk, X, xp, device)
+        with np.errstate(all="ignore"):
+            V = X.T @ Uk
+        if is_dask(X):
+            V = np.asarray(V.compute(), dtype=np.float64)
+        return _orthonormalise(V)
+
+    return mu_host[:keep], vectors, scale
 
 
 def _orthonormalise(V):

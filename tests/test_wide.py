@@ -202,3 +202,25 @@ def test_dual_route_matches_naive_svd(dtype):
     np.testing.assert_allclose(
         np.abs(np.sum(est.components_[:6] * V[:, :6].T, axis=1)), 1, atol=10 * rtol
     )
+
+
+def test_dual_route_forms_only_the_kept_eigenvectors(monkeypatch):
+    import skfeat._spectrum as spectrum_module
+
+    shapes = []
+    original = spectrum_module._orthonormalise
+
+    def recording(V):
+        shapes.append(V.shape)
+        return original(V)
+
+    monkeypatch.setattr(spectrum_module, "_orthonormalise", recording)
+    train, _, _, _ = layer(300, n=60, dtype=np.float32)
+    est = FeatureSpectrum(n_components=5, solver="dual").fit(train)
+    assert shapes == [(300, 5)]
+    assert est.rank_ > 5 and est.effective_dimension_ > 1
+    full = FeatureSpectrum(solver="dual").fit(train)
+    np.testing.assert_allclose(est.eigenvalues_, full.eigenvalues_[:5], rtol=1e-6)
+    np.testing.assert_allclose(
+        np.abs(np.sum(est.components_ * full.components_[:5], axis=1)), 1, atol=1e-4
+    )
