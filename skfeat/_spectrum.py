@@ -236,6 +236,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             if solver == "auto":
                 solver = "dual" if p > n else "gram"
             self.__dict__.pop("_moments", None)
+            self.__dict__.pop("_sketch", None)
             if solver == "gram":
                 moments = Moments(with_sums=False, name="Phi").update(X)
                 lam, V, scale = _solve_moments(moments)
@@ -257,8 +258,26 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Accumulates ``X^T X`` and the sample count (float64), then solves the
         ``p x p`` eigenproblem, so that after any sequence of chunks the fitted
         attributes equal those of ``fit`` on all rows (Gram route) to float
-        rounding.  Streaming always takes the Gram route, whatever ``solver``
-        says.  It continues an earlier ``partial_fit``, or a ``fit`` that kept
+        rounding.  This Gram route is taken for every ``solver`` but
+        ``"randomized"``.
+
+        With ``solver="randomized"`` (wide layers, an int ``n_components``)
+        no ``p x p`` matrix is formed: a single-pass streaming Nystrom sketch
+        ``Y = X^T X Omega`` (Tropp et al., 2017) is accumulated over the
+        chunks for a fixed orthonormal ``p x l`` test matrix ``Omega``
+        (``l = n_components + n_oversamples``, drawn from ``random_state`` on
+        the first call: fix it for reproducible results), and the
+        eigenpairs of the Nystrom approximation ``Y (Omega^T Y)^+ Y^T`` are
+        read out after every call (``O(p l)`` memory, ``O(p l^2)`` per
+        read-out).  Any chunking gives the same result, which is that of
+        ``fit`` with ``n_iter=0`` on all rows: exact when ``X^T X`` has rank
+        at most ``l``, otherwise accurate to about ``lambda_{l+1} /
+        lambda_k`` relative (no power iterations are possible in one pass;
+        raise ``n_oversamples`` for a slowly decaying spectrum, or use
+        :func:`~skfeat.fit_from_batches` over a re-iterable source for
+        ``n_iter`` passes).
+
+        It continues an earlier ``partial_fit``, or a ``fit`` that kept
         all its eigenpairs (``n_components_ == rank_``): ``X^T X`` is then
         first rebuilt from them (exact up to the eigenvalues below the rank
         rule and the rounding of the stored eigenpairs).  After a fit that
@@ -283,6 +302,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             check_same_namespace(X, self, attribute="components_", method="partial_fit")
         with self._unchanged_on_error():
             X = self._validate(X, reset=first_call, min_samples=1)
+            if self.solver == "randomized":
+                return self._partial_fit_sketch(X, first_call)
+            self.__dict__.pop("_sketch", None)
             if first_call:
                 moments = Moments(with_sums=False, name="Phi")
             elif getattr(self, "_moments", None) is not None:
@@ -308,6 +330,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         with self._unchanged_on_error():
             lam, V, scale = _solve_moments(moments)
             self._set_spectrum(lam, V, scale, moments.n_samples, X_last)
+            self.__dict__.pop("_sketch", None)
             self._moments = moments
             self.n_samples_seen_ = moments.n_samples
             self.solver_ = "gram"
@@ -606,6 +629,16 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _moments_from_eigenpairs(self):
         """``Phi^T Phi`` rebuilt from a fit's eigenpairs (for partial_fit)."""
+        self._warn_partial_continuation()
+        lam = to_host(self.eigenvalues_)
+        V = to_host(self.components_).T
+        top = lam.max()
+        xp, device = namespace_and_device(self.components_)
+        gram = (V * (lam / top * self.n_samples_seen_)) @ V.T
+        gram = from_host(gram, xp, device, accumulation_dtype(xp, device))
+        return Moments.from_gram(gram, self.n_samples_seen_, math.sqrt(top), name="Phi")
+
+    def _warn_partial_continuation(self):
         if self.solver_ == "randomized" or self.n_components_ < self.rank_:
             warnings.warn(
                 "partial_fit continues this fit from its n_components_="
@@ -614,15 +647,8 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "dropped, as IncrementalPCA does. Fit with n_components=None and "
                 "an exact solver to continue exactly.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
-        lam = to_host(self.eigenvalues_)
-        V = to_host(self.components_).T
-        top = lam.max()
-        xp, device = namespace_and_device(self.components_)
-        gram = (V * (lam / top * self.n_samples_seen_)) @ V.T
-        gram = from_host(gram, xp, device, accumulation_dtype(xp, device))
-        return Moments.from_gram(gram, self.n_samples_seen_, math.sqrt(top), name="Phi")
 
     def _n_kept(self, lam, max_components):
         rank = lam.size
@@ -650,17 +676,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _fit_randomized(self, X):
         from ._randomized import randomized_eigh
 
-        nc = self.n_components
-        if not isinstance(nc, Integral):
-            raise ValueError(
-                "solver='randomized' computes a fixed number of eigenpairs: "
-                f"n_components must be an int; got {nc!r}."
-            )
-        if nc > min(X.shape):
-            raise ValueError(
-                f"n_components={nc} must be at most min(n_samples, n_features)"
-                f"={min(X.shape)}."
-            )
+        nc = self._randomized_components(min(X.shape))
         lam, V, scale = randomized_eigh(
             X,
             nc,
@@ -668,9 +684,68 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             n_iter=self.n_iter,
             random_state=self.random_state,
         )
-        # Only the first n_components Nystrom eigenvalues are accurate; rank_
-        # and effective_dimension_ are taken over those.
-        self._set_spectrum(lam[:nc], V[:, :nc], scale, X.shape[0], X)
+        self._set_randomized(lam, V, scale, X.shape[0], X)
+
+    def _randomized_components(self, max_components=None):
+        """``n_components``, checked to be an int (at most ``max_components``)."""
+        nc = self.n_components
+        if not isinstance(nc, Integral):
+            raise ValueError(
+                "solver='randomized' computes a fixed number of eigenpairs: "
+                f"n_components must be an int; got {nc!r}."
+            )
+        if max_components is not None and nc > max_components:
+            raise ValueError(
+                f"n_components={nc} must be at most min(n_samples, n_features)"
+                f"={max_components}."
+            )
+        return nc
+
+    def _set_randomized(self, lam, V, scale, n, X):
+        """Store the first ``n_components`` of a randomized route's eigenpairs.
+
+        ``lam`` are eigenvalues of ``X^T X / n`` in units of ``scale^2``; only
+        the first ``n_components`` are accurate, so ``rank_`` and
+        ``effective_dimension_`` are taken over those.
+        """
+        nc = self._randomized_components(min(n, X.shape[1]))
+        self._set_spectrum(lam[:nc], V[:, :nc], scale, n, X)
+        self.n_samples_seen_ = n
+        self.solver_ = "randomized"
+
+    def _fit_from_eigh(self, lam, V, scale, n, X_last):
+        """Fit from a streamed randomized route (fit_from_batches)."""
+        with self._unchanged_on_error():
+            self.__dict__.pop("_moments", None)
+            self.__dict__.pop("_sketch", None)
+            self._set_randomized(lam, V, scale, n, X_last)
+        return self
+
+    def _partial_fit_sketch(self, X, first_call):
+        """``partial_fit`` with ``solver="randomized"``: the one-pass sketch."""
+        from ._randomized import NystromSketch, start_block
+
+        p = X.shape[1]
+        nc = self._randomized_components(p)
+        sketch = getattr(self, "_sketch", None)
+        if sketch is None:
+            omega = start_block(p, min(nc + self.n_oversamples, p), self.random_state)
+            if first_call:
+                sketch = NystromSketch(omega)
+            else:
+                self._warn_partial_continuation()
+                lam = to_host(self.eigenvalues_) * self.n_samples_seen_
+                sketch = NystromSketch.from_eigenpairs(
+                    omega, lam, to_host(self.components_).T, X
+                )
+                sketch.n_samples = self.n_samples_seen_
+        sketch = copy.copy(sketch).update(X)
+        lam, V, scale = sketch.eigh()
+        n = sketch.n_samples
+        self._set_randomized(lam / n, V, scale, n, X)
+        self.__dict__.pop("_moments", None)
+        self._sketch = sketch
+        return self
 
     def _transform_dask(self, X):
         import dask.array as da

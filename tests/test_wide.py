@@ -224,3 +224,147 @@ def test_dual_route_forms_only_the_kept_eigenvectors(monkeypatch):
     np.testing.assert_allclose(
         np.abs(np.sum(est.components_ * full.components_[:5], axis=1)), 1, atol=1e-4
     )
+
+
+# -- streamed randomized sketch ---------------------------------------------------
+
+
+def decaying_layer(n=400, p=1500, decay=0.7, dtype=np.float64, seed=5):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(n, p)) * decay ** np.arange(p)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fit_from_batches_randomized_equals_in_memory(dtype, tmp_path):
+    from skfeat import fit_from_batches
+
+    X = decaying_layer(dtype=dtype)
+    template = FeatureSpectrum(6, solver="randomized", random_state=3)
+    expected = template.fit(X)
+    path = tmp_path / "features.npy"
+    np.save(path, X)
+    sources = {
+        "array": X,
+        "memmap": np.load(path, mmap_mode="r"),
+        "list": [X[i : i + 90] for i in range(0, len(X), 90)],
+        "callable": lambda: (X[i : i + 64] for i in range(0, len(X), 64)),
+    }
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    for name, source in sources.items():
+        got = fit_from_batches(source, template, batch_size=100)
+        assert got.solver_ == "randomized", name
+        assert got.n_samples_seen_ == len(X)
+        assert got.eigenvalues_.dtype == dtype
+        np.testing.assert_allclose(got.eigenvalues_, expected.eigenvalues_, rtol=rtol)
+        np.testing.assert_allclose(
+            np.abs(np.sum(got.components_ * expected.components_, axis=1)),
+            1,
+            atol=10 * rtol,
+        )
+    # And the top eigenpairs are those of the exact spectrum.
+    lam, _ = spectrum(X)
+    np.testing.assert_allclose(expected.eigenvalues_, lam[:6], rtol=100 * rtol)
+
+
+def test_fit_from_batches_randomized_sources_and_errors():
+    from skfeat import fit_from_batches
+
+    X = decaying_layer(n=200, p=300)
+    template = FeatureSpectrum(4, solver="randomized", random_state=0)
+    with pytest.raises(ValueError, match="one-shot iterator"):
+        fit_from_batches((X[i : i + 50] for i in range(0, 200, 50)), template)
+    single = template.set_params(n_iter=0)
+    got = fit_from_batches((X[i : i + 50] for i in range(0, 200, 50)), single)
+    np.testing.assert_allclose(got.eigenvalues_, single.fit(X).eigenvalues_, rtol=1e-10)
+    calls = []
+
+    def shrinking():
+        calls.append(1)
+        return iter([X[:100], X[100 : 200 - len(calls)]])
+
+    with pytest.raises(ValueError, match="same rows on every pass"):
+        fit_from_batches(shrinking, FeatureSpectrum(4, solver="randomized"))
+    with pytest.raises(ValueError, match="empty"):
+        fit_from_batches([], FeatureSpectrum(4, solver="randomized"))
+    with pytest.raises(ValueError, match="n_components must be an int"):
+        fit_from_batches(X, FeatureSpectrum(solver="randomized"))
+    with pytest.raises(ValueError, match="features"):
+        fit_from_batches([X, X[:, :10]], FeatureSpectrum(4, solver="randomized"))
+    bad = X.copy()
+    bad[5, 5] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fit_from_batches([X, bad], FeatureSpectrum(4, solver="randomized"))
+    with pytest.raises(ValueError, match="solver"):
+        fit_from_batches(X, FeatureSpectrum(solver="dual"))
+    # The Gram route also reads a callable or a re-iterable source.
+    gram = fit_from_batches(lambda: iter([X[:120], X[120:]]), FeatureSpectrum(4))
+    np.testing.assert_allclose(
+        gram.eigenvalues_, FeatureSpectrum(4).fit(X).eigenvalues_, rtol=1e-10
+    )
+
+
+def test_streamed_randomized_forms_no_square_matrix():
+    from skfeat import fit_from_batches
+
+    rng = np.random.default_rng(6)
+    n, p = 200, 3000  # p x p float64: 72 MB; X: 4.8 MB
+    X = rng.normal(size=(n, 30)) @ rng.normal(size=(30, p))
+    batches = [X[i : i + 50] for i in range(0, n, 50)]
+    template = FeatureSpectrum(5, solver="randomized", random_state=0)
+    fit_from_batches(batches[:1], template)  # warm-up (imports)
+    tracemalloc.start()
+    fit_from_batches(batches, template)
+    est = FeatureSpectrum(5, solver="randomized", random_state=0)
+    for batch in batches:
+        est.partial_fit(batch)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2 * X.nbytes
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_partial_fit_randomized_sketch_matches_exact_eigenpairs(dtype):
+    # Eigenvalues 0.25^j: the one-pass sketch of width l is accurate to
+    # about lambda_{l+1} / lambda_k = 0.25^(l + 1 - k).
+    X = decaying_layer(n=300, p=800, decay=0.5, dtype=dtype)
+    lam, V = spectrum(X)
+    est = FeatureSpectrum(5, solver="randomized", n_oversamples=15, random_state=0)
+    for i in range(0, 300, 70):
+        est.partial_fit(X[i : i + 70])
+    assert est.solver_ == "randomized" and est.n_samples_seen_ == 300
+    assert est.eigenvalues_.dtype == dtype
+    rtol = 1e-8 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(est.eigenvalues_, lam[:5], rtol=rtol)
+    np.testing.assert_allclose(
+        np.abs(np.sum(est.components_ * V[:, :5].T, axis=1)), 1, atol=rtol
+    )
+    # Any chunking gives the one-pass result of fit with n_iter=0.
+    one = FeatureSpectrum(5, solver="randomized", n_oversamples=15, random_state=0)
+    one.set_params(n_iter=0).fit(X)
+    np.testing.assert_allclose(est.eigenvalues_, one.eigenvalues_, rtol=10 * rtol)
+
+
+def test_partial_fit_randomized_exact_for_low_rank_and_unchanged_on_error():
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(120, 6)) @ rng.normal(size=(6, 500))  # rank 6 <= l
+    est = FeatureSpectrum(4, solver="randomized", n_oversamples=4, random_state=1)
+    est.partial_fit(X[:60])
+    saved = (est.eigenvalues_.copy(), est.n_samples_seen_)
+    bad = X[60:].copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        est.partial_fit(bad)
+    np.testing.assert_array_equal(est.eigenvalues_, saved[0])
+    assert est.n_samples_seen_ == saved[1]
+    est.partial_fit(X[60:])
+    lam, _ = spectrum(X)
+    np.testing.assert_allclose(est.eigenvalues_, lam[:4], rtol=1e-9)
+    # A later fit drops the sketch.
+    est.fit(X)
+    assert not hasattr(est, "_sketch")
+    # Continuing a fit: from its kept eigenpairs, with a warning.
+    fitted = FeatureSpectrum(4, solver="randomized", random_state=0).fit(X[:60])
+    with pytest.warns(UserWarning, match="kept eigenpairs"):
+        fitted.partial_fit(X[60:])
+    assert fitted.n_samples_seen_ == 120
+    np.testing.assert_allclose(fitted.eigenvalues_, lam[:4], rtol=0.2)
