@@ -66,7 +66,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
           per chunk of rows, i.e. BLAS ``syrk`` for numpy, summed in float64),
           then a float64 ``p x p`` eigendecomposition on the data's device.
         - ``"dual"``: for ``p > n``: eigendecomposition of the ``n x n`` Gram
-          matrix ``Phi Phi^T``; same eigenpairs.
+          matrix ``Phi Phi^T``; same eigenpairs.  Only the kept eigenvectors
+          are formed (``Phi^T u_k / s_k``, in the data's dtype, then
+          Cholesky-QR), so a small ``n_components`` is cheap.
         - ``"svd"``: a float64 SVD of ``Phi`` (copies ``Phi`` to the host in
           float64; exact even when ``Phi^T Phi`` loses the small eigenvalues).
         - ``"randomized"``: the top ``n_components`` (an int) eigenpairs by
@@ -116,8 +118,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         :func:`~skfeat.metrics.eigenvalue_dimension`).
     solver_ : str
         The route the last fit took (``"gram"``, ``"dual"``, ``"svd"`` or
-        ``"randomized"``): ``solver`` with ``"auto"`` resolved; ``"gram"``
-        after ``partial_fit``.
+        ``"randomized"``): ``solver`` with ``"auto"`` resolved; after
+        ``partial_fit``, ``"randomized"`` with that solver (the one-pass
+        sketch), ``"gram"`` otherwise.
     n_samples_seen_ : int
         Number of training samples (summed over ``partial_fit`` calls).
     n_features_in_ : int
@@ -141,7 +144,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     ``partial_fit`` accumulates ``Phi^T Phi`` and the sample count, and solves
     the ``p x p`` eigenproblem at the end of every call, so the fitted
-    attributes are always current.  Any chunking equals ``fit`` with the
+    attributes are always current; with ``solver="randomized"`` it
+    accumulates a single-pass Nystrom sketch instead (``O(p l)``, no
+    ``p x p``; see :meth:`partial_fit`).  Any chunking equals ``fit`` with the
     Gram route up to float rounding.  ``fit`` keeps no accumulator: a
     ``partial_fit`` after it rebuilds ``Phi^T Phi`` from the fitted eigenpairs,
     which needs all of them (``n_components_ == rank_``).
@@ -446,10 +451,16 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         The same values as
         ``skfeat.metrics.projection_measures(self.transform(X), y, outputs)``
-        from one pass over the rows of ``[X | Y | outputs]``: the
-        eigenfunctions' Gram matrix is ``W^T (X^T X) W`` for the fitted map
-        ``E = X W``, so they are never evaluated; the same pass gives
-        :func:`~skfeat.metrics.cka_mf` of ``X``.
+        on the cheaper side of ``X``.  For ``p <= m``, one pass over the rows
+        of ``[X | Y | outputs]``: the eigenfunctions' Gram matrix is
+        ``W^T (X^T X) W`` for the fitted map ``E = X W``, so they are never
+        evaluated; the same pass gives :func:`~skfeat.metrics.cka_mf` of
+        ``X``.  For a wide layer (``p > m``), ``E = X W`` (``m x k``) is
+        evaluated and its Grams with ``Y`` and the outputs taken, and
+        CKA-MF comes from the ``m x m`` kernel of ``X``: no matrix larger
+        than ``min(p, m)^2 + k max(p, m)`` is formed (see
+        ``docs/scaling.rst``).  ``score``, ``quality`` and ``utility`` run
+        through here.
 
         Parameters
         ----------
