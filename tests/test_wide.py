@@ -368,3 +368,33 @@ def test_partial_fit_randomized_exact_for_low_rank_and_unchanged_on_error():
         fitted.partial_fit(X[60:])
     assert fitted.n_samples_seen_ == 120
     np.testing.assert_allclose(fitted.eigenvalues_, lam[:4], rtol=0.2)
+
+
+def test_streamed_randomized_on_torch_and_dask_match_numpy():
+    import sklearn
+
+    from skfeat import fit_from_batches
+
+    X = decaying_layer(n=200, p=400)
+    template = FeatureSpectrum(4, solver="randomized", random_state=0)
+    expected = template.fit(X)
+    one_pass = FeatureSpectrum(4, solver="randomized", random_state=0, n_iter=0)
+    one_pass.fit(X)
+    da = pytest.importorskip("dask.array")
+    got = fit_from_batches(da.from_array(X, chunks=(50, 400)), template, batch_size=64)
+    np.testing.assert_allclose(got.eigenvalues_, expected.eigenvalues_, rtol=1e-10)
+    est = FeatureSpectrum(4, solver="randomized", random_state=0)
+    est.partial_fit(da.from_array(X[:100], chunks=(50, 400)))
+    est.partial_fit(X[100:])
+    np.testing.assert_allclose(est.eigenvalues_, one_pass.eigenvalues_, rtol=1e-10)
+    torch = pytest.importorskip("torch")
+    Xt = torch.asarray(X)
+    with sklearn.config_context(array_api_dispatch=True):
+        got = fit_from_batches([Xt[:120], Xt[120:]], template)
+        assert isinstance(got.eigenvalues_, torch.Tensor)
+        est = FeatureSpectrum(4, solver="randomized", random_state=0)
+        for i in range(0, 200, 50):
+            est.partial_fit(Xt[i : i + 50])
+        assert isinstance(est.components_, torch.Tensor)
+    np.testing.assert_allclose(got.eigenvalues_, expected.eigenvalues_, rtol=1e-10)
+    np.testing.assert_allclose(est.eigenvalues_, one_pass.eigenvalues_, rtol=1e-10)
