@@ -398,3 +398,30 @@ def test_streamed_randomized_on_torch_and_dask_match_numpy():
         assert isinstance(est.components_, torch.Tensor)
     np.testing.assert_allclose(got.eigenvalues_, expected.eigenvalues_, rtol=1e-10)
     np.testing.assert_allclose(est.eigenvalues_, one_pass.eigenvalues_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e150, 1e-150, 1e-200])
+def test_wide_measures_of_extreme_magnitudes(scale):
+    # Squares beyond float64 (1e200), squares in range but their sums of
+    # squares not (1e150), and the same below: the sample side is rescaled.
+    _, X, labels, F = layer(300)
+    est = FeatureSpectrum(5).fit(X)
+    expected = est.projection_measures(X, labels, outputs=F)
+    assert cka_mf(X * scale, F) == pytest.approx(cka_mf(X, F), abs=1e-12)
+    assert linear_cka(X * scale, X**2) == pytest.approx(linear_cka(X, X**2), abs=1e-12)
+    assert linear_cka(X * scale, F, debiased=True) == pytest.approx(
+        linear_cka(X, F, debiased=True), abs=1e-12
+    )
+    if scale in (1e200, 1e-200):
+        return  # eigenvalues beyond float64: the spectrum refuses to fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = (
+            FeatureSpectrum(5)
+            .fit(X * scale)
+            .projection_measures(X * scale, labels, outputs=F)
+        )
+    np.testing.assert_allclose(
+        got.cumulative_quality, expected.cumulative_quality, atol=1e-10
+    )
+    assert got.cka_mf == pytest.approx(expected.cka_mf, abs=1e-12)
