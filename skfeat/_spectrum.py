@@ -96,7 +96,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Extra sketch columns for ``solver="randomized"``.
     n_iter : int, default=4
         Power iterations for ``solver="randomized"`` (the data is read
-        ``n_iter + 1`` times).
+        ``n_iter + 1`` times, by ``fit`` and by
+        :func:`~skfeat.fit_from_batches`; ``partial_fit`` reads each chunk
+        once, a single-pass sketch, and does not use it).
     random_state : int, RandomState instance or None, default=None
         Seed of the random sketch for ``solver="randomized"``.
 
