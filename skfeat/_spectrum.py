@@ -812,8 +812,15 @@ def _signed(V):
 
 
 def _like(array, X, xp, device):
-    """Return a small result in ``X``'s namespace, device and dtype."""
+    """Return a small result in ``X``'s namespace, device and dtype.
+
+    A numpy result for numpy data is copied at most once (``from_host``
+    makes it contiguous, then casts: two copies of a ``p x n`` block of
+    eigenvectors on the dual route).
+    """
     if isinstance(array, np.ndarray):
+        if is_numpy_namespace(xp):
+            return np.ascontiguousarray(array, dtype=X.dtype)
         return from_host(array, xp, device, X.dtype)
     return xp.astype(array, X.dtype)
 
