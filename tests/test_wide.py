@@ -111,6 +111,20 @@ def test_sample_moments_is_the_kernel():
     )
 
 
+def test_sample_moments_of_dask_by_column_blocks():
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(30, 500))
+    Xd = da.from_array(X, chunks=(10, 500))  # chunked by rows
+    moments = sample_moments(Xd, chunk_rows=120)
+    np.testing.assert_allclose(moments.host_gram(), X @ X.T, rtol=1e-12)
+    assert cka_mf(Xd, X[:, :2]) == pytest.approx(cka_mf(X, X[:, :2]), abs=1e-12)
+    dual = FeatureSpectrum(4, solver="dual")
+    np.testing.assert_allclose(
+        dual.fit(Xd).eigenvalues_, dual.fit(X).eigenvalues_, rtol=1e-10
+    )
+
+
 def test_wide_measures_never_form_a_feature_by_feature_array():
     rng = np.random.default_rng(2)
     m, p = 50, 4000  # a p x p float64 array would be 128 MB
