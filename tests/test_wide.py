@@ -16,6 +16,7 @@ from _naive import (
     debiased_linear_cka,
     eigenfunctions,
     feature_projection,
+    linearity,
     projector,
     spectrum,
     target_matrix,
@@ -23,7 +24,13 @@ from _naive import (
 
 from skfeat import FeatureSpectrum
 from skfeat._moments import sample_moments, samples_side_is_smaller
-from skfeat.metrics import cka_mf, feature_regime, linear_cka, projection_measures
+from skfeat.metrics import (
+    cka_mf,
+    feature_regime,
+    linear_cka,
+    projection_measures,
+    target_linearity,
+)
 
 # float32 inputs: products rounded to eps32 relative, summed in float64.
 TOL = {np.float64: 1e-10, np.float32: 2e-5}
@@ -439,3 +446,31 @@ def test_wide_measures_of_extreme_magnitudes(scale):
         got.cumulative_quality, expected.cumulative_quality, atol=1e-10
     )
     assert got.cka_mf == pytest.approx(expected.cka_mf, abs=1e-12)
+
+
+@pytest.mark.parametrize(("p", "dtype"), CASES)
+def test_target_linearity_on_both_sides(p, dtype):
+    rng = np.random.default_rng(10)
+    # Well-conditioned features (the naive pinv counts float32 rounding as
+    # rank, skfeat's rule does not): p = 300 > m has rank m, so TL = 1.
+    _, X, labels, _ = layer(p, dtype=dtype)
+    signal = target_matrix(labels) @ rng.normal(size=(3, p))
+    H = (signal + rng.normal(size=(len(X), p))).astype(dtype)
+    values = H[:, :2].astype(float) @ rng.normal(size=(2, 2)) + rng.normal(
+        size=(len(X), 2)
+    )
+    tol = TOL[dtype] * 10
+    assert target_linearity(H, labels) == pytest.approx(
+        linearity(H, target_matrix(labels)), abs=tol
+    )
+    assert target_linearity(H, values, target_type="values") == pytest.approx(
+        linearity(H, values), abs=tol
+    )
+    # A rank-deficient wide H (rank 5 < m): the sample side keeps 5 directions.
+    # (float64: the naive pinv would count float32 rounding as rank.)
+    low = rng.normal(size=(len(X), 5)) @ rng.normal(size=(5, 200))
+    assert target_linearity(low, labels) == pytest.approx(
+        linearity(low, target_matrix(labels)), abs=tol
+    )
+    with pytest.raises(ValueError, match="constant|single class"):
+        target_linearity(low, np.ones(len(X)), target_type="values")
