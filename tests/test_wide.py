@@ -474,3 +474,37 @@ def test_target_linearity_on_both_sides(p, dtype):
     )
     with pytest.raises(ValueError, match="constant|single class"):
         target_linearity(low, np.ones(len(X)), target_type="values")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_score_of_few_eigenfunctions_evaluates_them(dtype):
+    # p <= m, but k <= p / 4 and no outputs: E = X W (m x k), not X^T X.
+    train, X, labels, F = layer(200, m=300, n=400, dtype=dtype)
+    est = FeatureSpectrum(10, solver="randomized", random_state=0).fit(train)
+    E = eigenfunctions(
+        X, np.asarray(est.eigenvalues_, float), np.asarray(est.components_, float).T
+    )
+    Y = target_matrix(labels)
+    tol = TOL[dtype]
+    np.testing.assert_allclose(
+        est.quality(X, labels), cumulative_projection(E, Y), atol=tol
+    )
+    assert est.score(X, labels) == pytest.approx(
+        cumulative_projection(E, Y)[2] / 3, abs=tol
+    )
+    # With outputs the one pass over [X | Y | F] is kept: the same values.
+    both = est.projection_measures(X, labels, outputs=F)
+    np.testing.assert_allclose(
+        both.cumulative_quality, est.quality(X, labels), atol=tol
+    )
+    rng = np.random.default_rng(11)
+    m, p = 3000, 2500  # p x p float64: 50 MB; X: 30 MB float32
+    X = rng.standard_normal((m, p), dtype=np.float32)
+    labels = rng.integers(0, 3, size=m)
+    est = FeatureSpectrum(5, solver="randomized", random_state=0).fit(X[:500])
+    est.score(X[:100], labels[:100])  # warm-up
+    tracemalloc.start()
+    est.score(X, labels)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 * p * p / 4

@@ -122,10 +122,11 @@ def projections_of_features(
     ``cka_mf``, with ``outputs``).  For ``p > m`` (a wide layer), ``E = X coef``
     (``m x K``, in ``X``'s dtype, as ``transform``), one pass over
     ``[E | Y | F]``, and CKA-MF from the ``m x m`` kernel of ``X``
-    (:func:`~skfeat.metrics._cka.wide_cka_mf`).  ``X`` must already be
-    validated.
+    (:func:`~skfeat.metrics._cka.wide_cka_mf`); ``E`` is evaluated too
+    without outputs when ``K <= p / 4`` (see :func:`_evaluates`).  ``X`` must
+    already be validated.
     """
-    if not samples_side_is_smaller(*X.shape):
+    if not _evaluates(X.shape, coef.shape[1], outputs is not None):
         blocks, index = _blocks(X, y, outputs, target_type, center_target)
         return projections_from_grams(GramBlocks(*blocks, name="X"), coef, index)
     from ._cka import wide_cka_mf
@@ -137,6 +138,19 @@ def projections_of_features(
     if "outputs" in index:
         result.cka_mf = wide_cka_mf(X, blocks[index["outputs"]])
     return result
+
+
+def _evaluates(shape, k, with_outputs):
+    """Whether the measures of ``E = X W`` evaluate ``E`` (else ``X^T X``).
+
+    Always for a wide ``X`` (``p > m``).  Otherwise the one pass over
+    ``[X | Y | F]`` costs ``m p^2 / 2`` and gives CKA-MF of ``X`` too, so it
+    is kept with outputs; without them (``score``, ``quality``) ``E`` costs
+    ``m p k`` and is taken when ``k <= p / 4`` (after a randomized fit of a
+    wide layer, ``X^T X`` would be ``p x p`` for ``k`` eigenfunctions).
+    """
+    m, p = shape
+    return samples_side_is_smaller(m, p) or (not with_outputs and 4 * k <= p)
 
 
 def _evaluated(X, coef):
