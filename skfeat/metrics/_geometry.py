@@ -45,6 +45,7 @@ from skfeat.utils._validation import (
 )
 
 from ._gram import linearity_from_moments
+from ._targets import TARGET_TYPE_CONSTRAINT, class_labels
 
 __all__ = [
     "ClassMoments",
@@ -151,6 +152,13 @@ class ClassMoments:
         """
         H = check_matrix(H, "H")
         y = check_labels(y)
+        if y.dtype.kind == "f" and not np.all(y == np.round(y)):
+            raise ValueError(
+                "y holds fractional values: ClassMoments measures class geometry "
+                "and needs class labels, not real-valued targets "
+                "(target_type='values'); for regression targets use "
+                "target_linearity(H, y, target_type='values')."
+            )
         check_n_samples(y, H.shape[0], "y")
         p = H.shape[1]
         if self._scatter is not None and p != self.n_features_:
@@ -855,14 +863,9 @@ def _cdnv(means, variances):
     return float(np.mean((variances[i] + variances[j]) / (2 * dist)))
 
 
-def _moments_of(H, y):
+def _moments_of(H, y, target_type="auto", what="This measure"):
     """Class moments of ``H`` for class labels ``y`` (continuous ``y`` refused)."""
-    labels = check_labels(y)
-    if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
-        raise ValueError(
-            "y holds fractional values: these measures of class geometry need "
-            "class labels, not regression targets."
-        )
+    labels = class_labels(y, target_type, what=what)
     moments = ClassMoments().update(H, labels)
     if moments.classes_.size == moments.n_samples_:
         raise ValueError(
@@ -873,11 +876,17 @@ def _moments_of(H, y):
     return moments
 
 
-_HY = {"H": ["array-like", "sparse matrix"], "y": ["array-like"]}
+_HY = {
+    "H": ["array-like", "sparse matrix"],
+    "y": ["array-like"],
+    "target_type": TARGET_TYPE_CONSTRAINT,
+}
+
+
 
 
 @validate_params(_HY, prefer_skip_nested_validation=True)
-def within_class_compression(H, y):
+def within_class_compression(H, y, *, target_type="auto"):
     """Within-class compression ``tr(Sigma_W) / tr(Sigma_B)`` of a layer.
 
     With class means ``mu_k`` and global mean ``mu_G`` (the mean of all
@@ -893,6 +902,10 @@ def within_class_compression(H, y):
         Features of one layer (numpy, torch, cupy, array-api-strict or dask).
     y : array-like of shape (n_samples,)
         Class labels (at least 2 classes).
+    target_type : {"auto", "classes", "values"}, default="auto"
+        How ``y`` is read (see :ref:`target_type <target_type>`): a class
+        measure, so targets read as ``"values"`` raise a ValueError;
+        ``"classes"`` reads whole-number floats as labels without a warning.
 
     Returns
     -------
@@ -918,11 +931,11 @@ def within_class_compression(H, y):
     >>> round(within_class_compression(H, [0, 0, 1, 1]), 4)
     0.0198
     """
-    return _moments_of(H, y).within_class_compression()
+    return _moments_of(H, y, target_type, "Within-class compression").within_class_compression()
 
 
 @validate_params(_HY, prefer_skip_nested_validation=True)
-def between_class_discrimination(H, y):
+def between_class_discrimination(H, y, *, target_type="auto"):
     """Between-class discrimination ``1 - max_{k != k'} cos(mu_k, mu_k')``.
 
     Uses the raw (uncentred) class means, as Wang et al.: 1 when the class
@@ -935,6 +948,8 @@ def between_class_discrimination(H, y):
         Features of one layer.
     y : array-like of shape (n_samples,)
         Class labels (at least 2 classes).
+    target_type : {"auto", "classes", "values"}, default="auto"
+        How ``y`` is read, as in :func:`within_class_compression`.
 
     Returns
     -------
@@ -955,7 +970,7 @@ def between_class_discrimination(H, y):
     >>> between_class_discrimination(H, [0, 0, 1, 1])
     1.0
     """
-    return _moments_of(H, y).between_class_discrimination()
+    return _moments_of(H, y, target_type, "Between-class discrimination").between_class_discrimination()
 
 
 @validate_params(
@@ -1016,10 +1031,19 @@ def numerical_rank(H, *, rank_share=0.95):
         "weights": ["array-like", None],
         "predictions": ["array-like", None],
         "global_mean": [StrOptions({"samples", "classes"})],
+        "target_type": TARGET_TYPE_CONSTRAINT,
     },
     prefer_skip_nested_validation=True,
 )
-def neural_collapse(H, y, *, weights=None, predictions=None, global_mean="samples"):
+def neural_collapse(
+    H,
+    y,
+    *,
+    weights=None,
+    predictions=None,
+    global_mean="samples",
+    target_type="auto",
+):
     """Neural-collapse measures NC1-NC4 and CDNV of a layer.
 
     With class means ``mu_k``, global mean ``mu_G`` (mean of all samples, or of
@@ -1063,6 +1087,8 @@ def neural_collapse(H, y, *, weights=None, predictions=None, global_mean="sample
         ``mu_G`` as the mean of all samples (the spec's), or as the mean of the
         class means (as Papyan et al.'s and rhubarbwu's code for imbalanced
         classes).
+    target_type : {"auto", "classes", "values"}, default="auto"
+        How ``y`` is read, as in :func:`within_class_compression`.
 
     Returns
     -------
@@ -1087,7 +1113,7 @@ def neural_collapse(H, y, *, weights=None, predictions=None, global_mean="sample
     >>> round(nc.nc1, 12), round(nc.nc2_etf, 12), nc.nc4
     (0.0, 0.0, 0.0)
     """
-    moments = _moments_of(H, y)
+    moments = _moments_of(H, y, target_type, "Neural collapse")
     result = moments.neural_collapse(weights, global_mean=global_mean)
     if predictions is None:
         return result
