@@ -16,8 +16,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
-from skfeat._spectrum import FeatureSpectrum
 from skfeat._moments import Moments
+from skfeat._spectrum import FeatureSpectrum
 from skfeat.metrics._cka import regime_from_cka_mf
 from skfeat.metrics._dimension import effective_dimension
 from skfeat.metrics._geometry import ClassMoments, rank_from_gram
@@ -192,9 +192,7 @@ def feature_record(
     )
     if y_train is not None:
         record.update(
-            geometry_record(
-                Phi_train, y_train, rank_share=rank_share, target_type=kind
-            )
+            geometry_record(Phi_train, y_train, rank_share=rank_share, target_type=kind)
         )
     return record
 

@@ -93,8 +93,7 @@ def write_report(run, out_dir, *, title=None, spectrum=None, target_type="auto")
         raise TypeError(f"spectrum must be a FeatureSpectrum; got {spectrum!r}.")
     if not StrOptions({"auto", "classes", "values"}).is_satisfied_by(target_type):
         raise ValueError(
-            "target_type must be 'auto', 'classes' or 'values'; got "
-            f"{target_type!r}."
+            f"target_type must be 'auto', 'classes' or 'values'; got {target_type!r}."
         )
     if isinstance(run, dict):
         title = "run" if title is None else title
@@ -217,7 +216,7 @@ def _markdown(title, run, records, plots):
 
 
 def _targets_line(record):
-    """What ``C`` is in this report: classes, or regression targets."""
+    """Say what ``C`` is in this report: classes, or regression targets."""
     if record["target_type"] == "values":
         t = record["n_targets"]
         return (

@@ -883,8 +883,6 @@ _HY = {
 }
 
 
-
-
 @validate_params(_HY, prefer_skip_nested_validation=True)
 def within_class_compression(H, y, *, target_type="auto"):
     """Within-class compression ``tr(Sigma_W) / tr(Sigma_B)`` of a layer.
@@ -931,7 +929,9 @@ def within_class_compression(H, y, *, target_type="auto"):
     >>> round(within_class_compression(H, [0, 0, 1, 1]), 4)
     0.0198
     """
-    return _moments_of(H, y, target_type, "Within-class compression").within_class_compression()
+    return _moments_of(
+        H, y, target_type, "Within-class compression"
+    ).within_class_compression()
 
 
 @validate_params(_HY, prefer_skip_nested_validation=True)
@@ -970,7 +970,9 @@ def between_class_discrimination(H, y, *, target_type="auto"):
     >>> between_class_discrimination(H, [0, 0, 1, 1])
     1.0
     """
-    return _moments_of(H, y, target_type, "Between-class discrimination").between_class_discrimination()
+    return _moments_of(
+        H, y, target_type, "Between-class discrimination"
+    ).between_class_discrimination()
 
 
 @validate_params(

@@ -39,9 +39,7 @@ def _target_block(y, E, target_type, center_target):
     if is_dask(E):
         import dask.array as da
 
-        return da.from_array(
-            Y.astype(E.dtype), chunks=(E.chunks[0], Y.shape[1])
-        ), kind
+        return da.from_array(Y.astype(E.dtype), chunks=(E.chunks[0], Y.shape[1])), kind
     return from_host(Y, xp, device, E.dtype), kind
 
 

@@ -196,8 +196,9 @@ def class_labels(y, target_type="auto", *, what="This measure", name="y"):
         )
         raise ValueError(
             f"{what}: a measure of class geometry, defined for class labels "
-            f"only; {name} was given as {how}. Pass class labels with target_type='classes', or "
-            "use a measure defined for regression targets (target_linearity, "
-            "quality, utility, CKA-MF) with target_type='values'."
+            f"only; {name} was given as {how}. Pass class labels with "
+            "target_type='classes', or use a measure defined for regression "
+            "targets (target_linearity, quality, utility, CKA-MF) with "
+            "target_type='values'."
         )
     return labels
