@@ -40,9 +40,7 @@ from skfeat.torch import FeatureExtractor, FeatureTracker
 # A network this small trains fastest on one thread (no thread hand-offs).
 torch.set_num_threads(1)
 X, y = make_friedman1(n_samples=1200, n_features=10, noise=0.5, random_state=0)
-X_train, X_test, y_train, y_test = train_test_split(
-    X, y, test_size=0.3, random_state=0
-)
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
 scaler = StandardScaler().fit(X_train)
 X_train = scaler.transform(X_train).astype(np.float32)
 X_test = scaler.transform(X_test).astype(np.float32)
