@@ -20,7 +20,13 @@ from skfeat._moments import Moments
 from skfeat._spectrum import FeatureSpectrum
 from skfeat.metrics._cka import regime_from_cka_mf
 from skfeat.metrics._dimension import effective_dimension
-from skfeat.metrics._geometry import ClassMoments, rank_from_gram
+from skfeat.metrics._geometry import (
+    ClassMoments,
+    rank_from_gram,
+    rows_geometry,
+    rows_side,
+    rows_value_geometry,
+)
 from skfeat.metrics._gram import linearity_from_moments
 from skfeat.metrics._linearity import _like
 from skfeat.metrics._targets import (
@@ -265,13 +271,22 @@ def geometry_record(H, y, *, rank_share=0.95, moments=None, target_type="auto"):
     :class:`~skfeat.metrics.ClassMoments`).  Real-valued targets
     (``target_type="values"``): ``numerical_rank`` and ``target_linearity``
     only, from one pass of the moments of ``[H | Y]`` and one ``p x p``
-    eigendecomposition -- the class-only columns are left out.
+    eigendecomposition -- the class-only columns are left out.  Dense
+    features wider than they are long (``p > n``) are measured from the
+    sample side instead (an ``n x n`` Gram, :func:`rows_geometry`): the same
+    values, to rounding, without a ``p x p`` matrix.
     """
     if moments is None:
         labels, kind = resolve_target_type(y, target_type, "y_train")
         if kind == "values":
+            if rows_side(H):
+                return rows_value_geometry(H, labels, rank_share)
             return _value_geometry(H, labels, rank_share)
-        moments = ClassMoments().update(H, class_labels(labels, "classes"))
+        labels = class_labels(labels, "classes")
+        if rows_side(H):
+            # Wide layers (p > n): the n x n side, never a p x p matrix.
+            return rows_geometry(H, labels, rank_share)
+        moments = ClassMoments().update(H, labels)
     return {
         "compression": moments.within_class_compression(),
         "discrimination": moments.between_class_discrimination(),

@@ -34,7 +34,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from skfeat._moments import Moments
 from skfeat.utils._array_api import from_host, is_dask, namespace_and_device, to_host
-from skfeat.utils._rank import EPS64, dtype_eps, span_rtol
+from skfeat.utils._rank import EPS64, dtype_eps, span_rtol, spectrum_rtol
 from skfeat.utils._rows import iter_row_blocks
 from skfeat.utils._validation import (
     check_labels,
@@ -1131,3 +1131,182 @@ def neural_collapse(
     nearest = moments.nearest_class_mean(H)
     nc4 = float(np.mean(nearest != predictions))
     return NeuralCollapse(**{**result.to_dict(), "nc4": nc4})
+
+
+# -- wide layers: the sample side (n x n), never p x p -------------------------------
+
+
+def rows_side(H):
+    """Return whether the geometry of ``H`` is cheaper from its rows (``n x n``).
+
+    Dense in-memory features with more features than samples (``p > n``):
+    ``n^2 p + n^3`` operations and an ``n x n`` matrix instead of the
+    ``n p^2 + p^3`` and ``p x p`` of :class:`ClassMoments`.  Sparse and dask
+    features take the streaming (``p x p``) route.
+    """
+    return (
+        not sp.issparse(H)
+        and not is_dask(H)
+        and getattr(H, "ndim", 0) == 2
+        and H.shape[1] > H.shape[0]
+    )
+
+
+def _float64_rows(H):
+    """``(X, xp, device, dtype)``: checked features as float64 where they live.
+
+    Scaled by a power of two near their largest magnitude (every measure
+    here is scale-invariant), so that squares neither overflow nor underflow.
+    """
+    H = check_matrix(H, "H")
+    xp, device = namespace_and_device(H)
+    X = xp.astype(H, xp.float64)
+    peak = float(to_host(xp.max(xp.abs(X))))
+    if not math.isfinite(peak):
+        raise ValueError("H contains NaN or infinity.")
+    top = 2.0 ** round(math.log2(peak)) if peak > 0 else 1.0
+    return X / top, xp, device, _least_precise(None, H.dtype)
+
+
+def _sample_gram_eigh(X, xp):
+    """Return the eigenpairs of ``X X^T`` (host float64, ascending).
+
+    The nonzero spectrum of ``X^T X``, with its left singular vectors.
+    """
+    return np.linalg.eigh(to_host(X @ X.T))
+
+
+def _padded(lam, p):
+    """Eigenvalues of ``X^T X`` (``p`` of them) from those of ``X X^T``."""
+    return np.concatenate([np.zeros(max(p - lam.size, 0)), lam])
+
+
+def _explained(lam, U, Yc, rtol):
+    """Return ``||P_X Yc||_F^2`` from the eigenpairs of ``X X^T``.
+
+    With the rank rule of :func:`~skfeat.metrics._gram.linearity_from_moments`.
+    """
+    keep = lam > max(lam[-1], 0.0) * rtol
+    if not np.any(keep):
+        return 0.0
+    return float(np.sum((U[:, keep].T @ Yc) ** 2))
+
+
+def rows_geometry(H, y, rank_share=0.95):
+    """Geometry columns of a record from the rows of wide features (``p > n``).
+
+    The same values as :class:`ClassMoments` (``within_class_compression``,
+    ``between_class_discrimination``, ``numerical_rank``,
+    ``neural_collapse().nc1``, ``target_linearity``), to rounding, without a
+    ``p x p`` matrix: the spectrum of ``H^T H`` is that of the ``n x n``
+    Gram ``H H^T`` (padded with zeros), the projector onto the span of ``H``
+    is ``U U^T`` from its eigenvectors, and ``Sigma_W`` is only applied to
+    the (at most ``K``) directions of the centred class means, as
+    ``(H - M_y) V`` (``n x K``).  Memory: ``H`` in float64, ``n x n``, ``K x p``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.metrics._geometry import rows_geometry
+    >>> H = np.array([[1.0, 0.0, 0.0], [1.2, 0.0, 0.0]])
+    >>> H = np.r_[H, [[0.0, 1.0, 0.0], [0.0, 0.8, 0.0]]]
+    >>> round(rows_geometry(H, [0, 0, 1, 1])["compression"], 4)
+    0.0198
+    """
+    X, xp, device, dtype = _float64_rows(H)
+    labels = check_labels(y)
+    check_n_samples(labels, X.shape[0], "y")
+    classes, codes = np.unique(labels, return_inverse=True)
+    K, (n, p) = classes.size, X.shape
+    if K < 2:
+        raise ValueError(
+            "The geometry measures need at least 2 classes; "
+            f"y has only {K} ({classes.tolist()})."
+        )
+    counts = np.bincount(codes, minlength=K).astype(np.float64)
+    onehot = np.zeros((n, K))
+    onehot[np.arange(n), codes] = 1.0
+    onehot_dev = from_host(onehot, xp, device, xp.float64)
+    codes_dev = xp.asarray(codes, device=device)
+    # Each class relative to its first sample, as ClassMoments: collapsed
+    # features (spread << means) lose no digits, equal rows give equal means.
+    first = np.unique(codes, return_index=True)[1]
+    refs = xp.take(X, xp.asarray(first, device=device), axis=0)
+    shifted = X - xp.take(refs, codes_dev, axis=0)
+    shift_means = to_host(onehot_dev.T @ shifted) / counts[:, None]
+    means = to_host(refs) + shift_means  # K x p
+    within_rows = shifted - xp.take(
+        from_host(shift_means, xp, device, xp.float64), codes_dev, axis=0
+    )
+    del shifted
+    row_sq = to_host(xp.sum(within_rows * within_rows, axis=1))
+    variances = np.bincount(codes, weights=row_sq, minlength=K) / counts
+    grand_mean = counts @ means / n
+    centred = means - grand_mean
+    # Compression and discrimination: class means and spreads only.
+    compression = _ratio(counts @ variances / n, np.sum(centred**2) / K)
+    norms = np.linalg.norm(means, axis=1)
+    unit = means / np.where(norms > 0, norms, 1.0)[:, None]
+    cosines = unit @ unit.T
+    np.fill_diagonal(cosines, -np.inf)
+    discrimination = float(1.0 - np.clip(cosines.max(), -1.0, 1.0))
+    # NC1: Sigma_W on the directions of the centred means (ClassMoments._nc1).
+    _, s, Vt = np.linalg.svd(centred, full_matrices=False)
+    scale = max(s[0], np.abs(means).max()) if s.size else 0.0
+    keep = s > scale * max(K, p) * EPS64
+    if np.any(keep):
+        projected = to_host(within_rows @ from_host(Vt[keep].T, xp, device, xp.float64))
+        quad = np.sum(projected**2, axis=0) / n
+        nc1 = float(max(np.sum(quad / s[keep] ** 2), 0.0))
+    else:
+        nc1 = float("inf")
+    del within_rows
+    # Numerical rank and target linearity: the n x n side of H^T H.
+    lam, U = _sample_gram_eigh(X, xp)
+    rank = rank_from_gram(None, rank_share, n, dtype, eigenvalues=_padded(lam, p))
+    Yc = onehot - counts / n
+    total = n - counts @ counts / n
+    rtol = span_rtol(dtype, n, p, exact=False)
+    return {
+        "compression": compression,
+        "discrimination": discrimination,
+        "numerical_rank": rank,
+        "nc1": nc1,
+        "target_linearity": float(np.clip(_explained(lam, U, Yc, rtol) / total, 0, 1)),
+    }
+
+
+def rows_value_geometry(H, Y, rank_share=0.95):
+    """``numerical_rank`` and ``target_linearity`` of real targets, ``p > n``.
+
+    The sample-side twin of the ``[H | Y]`` moments route (see
+    :func:`rows_geometry`): one ``n x n`` eigendecomposition, no ``p x p``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.metrics._geometry import rows_value_geometry
+    >>> H = np.c_[np.ones(3), [1.0, 2.0, 3.0], np.zeros((3, 2))]
+    >>> rows_value_geometry(H, np.array([[2.0], [4.0], [6.0]]))["target_linearity"]
+    1.0
+    """
+    X, xp, _, dtype = _float64_rows(H)
+    Y = np.asarray(Y, dtype=np.float64).reshape(Y.shape[0], -1)
+    check_n_samples(Y, X.shape[0], "y")
+    n, p = X.shape
+    Yc = Y - Y.mean(axis=0)
+    total = float(np.sum(Yc**2))
+    shifted = Y - Y[:1]
+    if not total > np.sum(shifted**2) * spectrum_rtol(np.float64, Y.shape[1]):
+        raise ValueError(
+            "The targets are constant (a single class, or equal values): target "
+            "linearity is undefined."
+        )
+    lam, U = _sample_gram_eigh(X, xp)
+    rtol = span_rtol(dtype, n, p, exact=False)
+    return {
+        "numerical_rank": rank_from_gram(
+            None, rank_share, n, dtype, eigenvalues=_padded(lam, p)
+        ),
+        "target_linearity": float(np.clip(_explained(lam, U, Yc, rtol) / total, 0, 1)),
+    }
