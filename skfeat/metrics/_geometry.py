@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from numbers import Real
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
@@ -1168,12 +1169,23 @@ def _float64_rows(H):
     return X / top, xp, device, _least_precise(None, H.dtype)
 
 
-def _sample_gram_eigh(X, xp):
-    """Return the eigenpairs of ``X X^T`` (host float64, ascending).
+def _sample_gram(X, xp, dtype):
+    """Return ``X X^T`` (host float64): the nonzero spectrum of ``X^T X``.
 
-    The nonzero spectrum of ``X^T X``, with its left singular vectors.
+    As every second moment of skfeat, the products are formed in the data's
+    precision (``dtype``; float32 features are exact in float32 after the
+    power-of-two scaling) and summed in float64, a block of features at a
+    time.
     """
-    return np.linalg.eigh(to_host(X @ X.T))
+    if dtype == np.float64:
+        return to_host(X @ X.T)
+    n, p = X.shape
+    gram = np.zeros((n, n))
+    step = max(1, (1 << 22) // max(n, 1))
+    for start in range(0, p, step):
+        block = xp.astype(X[:, start : start + step], xp.float32)
+        gram += to_host(block @ block.T)
+    return gram
 
 
 def _padded(lam, p):
@@ -1181,14 +1193,25 @@ def _padded(lam, p):
     return np.concatenate([np.zeros(max(p - lam.size, 0)), lam])
 
 
-def _explained(lam, U, Yc, rtol):
-    """Return ``||P_X Yc||_F^2`` from the eigenpairs of ``X X^T``.
+def _explained(gram, lam, Yc, rtol):
+    """Return ``||P_X Yc||_F^2`` from ``X X^T`` and its eigenvalues ``lam``.
 
-    With the rank rule of :func:`~skfeat.metrics._gram.linearity_from_moments`.
+    With the rank rule of :func:`~skfeat.metrics._gram.linearity_from_moments`
+    (eigenvalues above ``rtol * lambda_max`` span ``X``).  A wide layer is
+    usually of full rank ``n`` or nearly: then only the few dropped
+    eigenvectors are computed, ``||Yc||^2`` minus their share.
     """
     keep = lam > max(lam[-1], 0.0) * rtol
-    if not np.any(keep):
+    n_drop = int(np.sum(~keep))
+    if n_drop == lam.size:
         return 0.0
+    if n_drop <= lam.size // 4:
+        if n_drop == 0:
+            return float(np.sum(Yc**2))
+        _, U = scipy.linalg.eigh(gram, subset_by_index=[0, n_drop - 1], driver="evr")
+        return float(max(np.sum(Yc**2) - np.sum((U.T @ Yc) ** 2), 0.0))
+    lam, U = np.linalg.eigh(gram)
+    keep = lam > max(lam[-1], 0.0) * rtol
     return float(np.sum((U[:, keep].T @ Yc) ** 2))
 
 
@@ -1262,7 +1285,8 @@ def rows_geometry(H, y, rank_share=0.95):
         nc1 = float("inf")
     del within_rows
     # Numerical rank and target linearity: the n x n side of H^T H.
-    lam, U = _sample_gram_eigh(X, xp)
+    gram = _sample_gram(X, xp, dtype)
+    lam = np.linalg.eigvalsh(gram)
     rank = rank_from_gram(None, rank_share, n, dtype, eigenvalues=_padded(lam, p))
     Yc = onehot - counts / n
     total = n - counts @ counts / n
@@ -1272,7 +1296,9 @@ def rows_geometry(H, y, rank_share=0.95):
         "discrimination": discrimination,
         "numerical_rank": rank,
         "nc1": nc1,
-        "target_linearity": float(np.clip(_explained(lam, U, Yc, rtol) / total, 0, 1)),
+        "target_linearity": float(
+            np.clip(_explained(gram, lam, Yc, rtol) / total, 0, 1)
+        ),
     }
 
 
@@ -1302,11 +1328,14 @@ def rows_value_geometry(H, Y, rank_share=0.95):
             "The targets are constant (a single class, or equal values): target "
             "linearity is undefined."
         )
-    lam, U = _sample_gram_eigh(X, xp)
+    gram = _sample_gram(X, xp, dtype)
+    lam = np.linalg.eigvalsh(gram)
     rtol = span_rtol(dtype, n, p, exact=False)
     return {
         "numerical_rank": rank_from_gram(
             None, rank_share, n, dtype, eigenvalues=_padded(lam, p)
         ),
-        "target_linearity": float(np.clip(_explained(lam, U, Yc, rtol) / total, 0, 1)),
+        "target_linearity": float(
+            np.clip(_explained(gram, lam, Yc, rtol) / total, 0, 1)
+        ),
     }
