@@ -106,3 +106,21 @@ def test_rows_geometry_of_torch_tensors():
     H, y = _wide(dtype=np.float32)
     got = rows_geometry(torch.from_numpy(H), y)
     assert got == pytest.approx(rows_geometry(H, y), rel=1e-12)
+
+
+@pytest.mark.parametrize("rank", [57, 20])
+def test_rows_geometry_of_rank_deficient_features(rank):
+    # A few dropped directions (only those eigenvectors computed) or many.
+    rng = np.random.default_rng(4)
+    n, p, K = 60, 200, 3
+    y = rng.integers(0, K, size=n)
+    H = rng.normal(size=(n, rank)) @ rng.normal(size=(rank, p))
+    got = rows_geometry(H, y)
+    assert got["target_linearity"] == pytest.approx(
+        linearity(H, target_matrix(y)), rel=1e-8
+    )
+    assert got == pytest.approx(_class_moments(H, y), rel=1e-8)
+    Y = rng.normal(size=(n, 2))
+    assert rows_value_geometry(H, Y)["target_linearity"] == pytest.approx(
+        linearity(H, Y), rel=1e-8
+    )
