@@ -441,3 +441,29 @@ def test_module_errors_reach_the_tracker():
         ValueError, match="LSTM with batch_first=False.*batch_first=True"
     ):
         tracker.update(SequenceFirst(), 0)
+
+
+def test_wide_layer_randomized_spectrum_and_sample_side_geometry():
+    from _naive import geometry, linearity, target_matrix
+
+    from skfeat import FeatureSpectrum
+
+    X_train, y_train, X_test, y_test = _data()
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 100), nn.ReLU(), nn.Linear(100, 3))
+    spectrum = FeatureSpectrum(n_components=5, solver="randomized", random_state=0)
+    tracker = FeatureTracker(
+        X_train, y_train, X_test, y_test, layers="1", spectrum=spectrum,
+        geometry=True,
+    )  # fmt: skip
+    (record,) = tracker.update(net, 0)
+    assert record["n_features"] == 100 > len(X_train)  # p > n: the n x n side
+    assert record["quality"].shape == (5,)
+    with torch.no_grad():
+        H = net[:2](torch.from_numpy(X_train)).double().numpy()
+    naive = geometry(H, y_train)
+    for key in ("compression", "discrimination", "nc1"):
+        assert record[key] == pytest.approx(naive[key], rel=1e-5), key
+    assert record["target_linearity"] == pytest.approx(
+        linearity(H, target_matrix(y_train)), rel=1e-5
+    )

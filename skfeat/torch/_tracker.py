@@ -80,7 +80,9 @@ class FeatureTracker:
         used); ``FeatureSpectrum()`` when None.  The held-out measures are
         taken over the eigenfunctions it keeps: use the same
         ``n_components`` ``K`` much smaller than the test sample to compare
-        networks (see :func:`skfeat.inspection.feature_record`).
+        networks (see :func:`skfeat.inspection.feature_record`).  For a
+        wide layer, ``FeatureSpectrum(n_components=K, solver="randomized",
+        random_state=0)`` (see Notes).
     threshold : float, default=0.1
         CKA-MF threshold of the regime label (see
         :func:`skfeat.metrics.feature_regime`).
@@ -149,12 +151,19 @@ class FeatureTracker:
     -----
     The accuracies are those of ``argmax`` over the network's outputs; R²
     compares the outputs (``t`` columns) with the targets.  An
-    update costs two forward passes without gradients plus a ``p x p``
-    eigenproblem per layer, wherever the model is (under a bfloat16
+    update costs two forward passes without gradients plus, per layer, the
+    spectrum's eigenproblem (``p x p`` with the default spectrum) and the
+    held-out measures, wherever the model is (under a bfloat16
     ``torch.autocast`` the activations are measured in float32); see
     ``benchmarks/bench_extractor.py`` for its cost relative to a training
-    epoch.  The tracker is also a plain callable ``tracker(model, epoch)``;
-    :mod:`skfeat.torch.callbacks` drives it from Lightning and skorch.
+    epoch.  For wide layers (convolutional maps, ``p`` in the thousands)
+    pass ``spectrum=FeatureSpectrum(n_components=K, solver="randomized")``:
+    the top ``K`` eigenpairs from a sketch, never a ``p x p``
+    eigenproblem; the geometry of a layer with more features than training
+    samples is computed from the ``n x n`` side (same values), see
+    ``benchmarks/bench_tracker_wide.py``.  The tracker is also a plain
+    callable ``tracker(model, epoch)``; :mod:`skfeat.torch.callbacks` drives
+    it from Lightning and skorch.
 
     References
     ----------
