@@ -207,3 +207,61 @@ def test_report_target_type_and_cli_option(tmp_path):
     assert main(["report", str(path), "--out", str(tmp_path / "e"),
                  "--target-type", "values"]) == 0  # fmt: skip
     assert "C = t = 1" in (tmp_path / "e" / "report.md").read_text()
+
+
+def _entry_points():
+    """Every entry point that reads y, as ``f(Phi_train, Phi_test, y, kw)``."""
+    from skfeat.metrics import (
+        cumulative_quality,
+        feature_quality,
+        projection_measures,
+    )
+
+    def spectrum_of(Phi_train):
+        return FeatureSpectrum().fit(Phi_train)
+
+    def E(Phi_train, Phi_test):
+        return spectrum_of(Phi_train).transform(Phi_test)
+
+    return {
+        "feature_quality": lambda a, b, y, kw: feature_quality(E(a, b), y, **kw),
+        "cumulative_quality": lambda a, b, y, kw: cumulative_quality(E(a, b), y, **kw),
+        "projection_measures": lambda a, b, y, kw: (
+            projection_measures(E(a, b), y, **kw).cumulative_quality
+        ),
+        "FeatureSpectrum.quality": lambda a, b, y, kw: spectrum_of(a).quality(
+            b, y, **kw
+        ),
+        "FeatureSpectrum.score": lambda a, b, y, kw: spectrum_of(a).score(b, y, **kw),
+        "FeatureSpectrum.projection_measures": lambda a, b, y, kw: (
+            spectrum_of(a).projection_measures(b, y, **kw).cumulative_quality
+        ),
+        "make_quality_scorer": lambda a, b, y, kw: make_quality_scorer(**kw)(
+            spectrum_of(a), b, y
+        ),
+        "target_linearity": lambda a, b, y, kw: target_linearity(b, y, **kw),
+        "feature_record": lambda a, b, y, kw: feature_record(
+            a, b, y, y_train=y[: len(a)] if len(y) >= len(a) else None, **kw
+        )["quality_at_C"],
+        "layerwise_report": lambda a, b, y, kw: layerwise_report(
+            _Layers(), b, y, b, y, **kw
+        )[1]["quality_at_C"],
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_entry_points()))
+def test_every_entry_point_takes_target_type(name):
+    func = _entry_points()[name]
+    Phi_train, Phi_test, _, Y_test = _regression()
+    whole = np.round(2 * Y_test[:, 0])  # whole-number floats: a guess
+    as_values = func(Phi_train, Phi_test, whole[:, None], {})  # a column: values
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        told = func(Phi_train, Phi_test, whole, {"target_type": "values"})
+        classes = func(Phi_train, Phi_test, whole, {"target_type": "classes"})
+    np.testing.assert_allclose(told, as_values, rtol=1e-12)
+    with pytest.warns(UserWarning, match="whole numbers"):
+        guessed = func(Phi_train, Phi_test, whole, {})
+    np.testing.assert_allclose(guessed, classes, rtol=1e-12)
+    with pytest.raises(ValueError, match="target_type"):
+        func(Phi_train, Phi_test, whole, {"target_type": "regression"})
