@@ -543,7 +543,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Quality score: share of the target space captured by ``r`` eigenfunctions.
 
         ``Q(r) / r`` with ``r`` the number of target dimensions (``C`` classes
-        for one-hot labels), in ``[0, 1]``, greater is better; the same value
+        for one-hot labels), in ``[0, 1]``, greater is better; for real-valued
+        targets ``Q(r + 1) / r`` (the near-constant first eigenfunction carries
+        none of a centred target, see :ref:`target_type <target_type>`); the same value
         as the ``"quality"`` scorer of :func:`skfeat.metrics.get_scorer`, so
         model selection on a pipeline ending in this estimator works with
         ``scoring=None``.
@@ -562,7 +564,8 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         score : float
-            ``Q(min(r, n_components_)) / r``.
+            ``Q(min(r, n_components_)) / r`` (classes) or
+            ``Q(min(r + 1, n_components_)) / r`` (values).
         """
         if y is None:
             raise ValueError(
@@ -573,7 +576,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         result = self.projection_measures(
             X, y, target_type=target_type, center_target=center_target
         )
-        return score_at(result.cumulative_quality, result.target_rank)
+        return score_at(
+            result.cumulative_quality, result.target_rank, None, result.target_type
+        )
 
     # -- internals ---------------------------------------------------------
 

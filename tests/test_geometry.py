@@ -387,7 +387,7 @@ def test_class_with_one_sample_has_zero_spread():
         (np.zeros((0, 3)), [], ValueError, "empty"),
         (np.array([["a", "b"], ["c", "d"]]), [0, 1], TypeError, "real numbers"),
         (np.ones(4), [0, 1, 0, 1], ValueError, "2-D"),
-        (np.ones((2, 2)), [[0, 1], [1, 0]], ValueError, "1-D"),
+        (np.ones((2, 2)), [[0, 1], [1, 0]], ValueError, "class labels"),
     ],
 )
 def test_bad_input(H, y, error, match):

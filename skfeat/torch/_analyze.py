@@ -446,8 +446,10 @@ def _class_labels(y, name):
     if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
         raise ValueError(
             f"{name} holds real values: analyze measures class labels (one-hot "
-            "targets, accuracies, class geometry); real-valued targets are not "
-            "supported here."
+            "targets, accuracies, class geometry); for regression targets use "
+            "FeatureTracker(..., target_type='values') or layerwise_report(..., "
+            "target_type='values'), which read them as real values (R^2, target "
+            "linearity, Q at t + 1)."
         )
     return y
 
