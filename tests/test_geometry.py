@@ -363,9 +363,9 @@ def test_sparse_input():
 def test_single_class_is_an_error():
     H, _ = blobs()
     with pytest.raises(ValueError, match="at least 2 classes"):
-        within_class_compression(H, np.zeros(len(H)))
+        within_class_compression(H, np.zeros(len(H), dtype=int))
     with pytest.raises(ValueError, match="at least 2 classes"):
-        neural_collapse(H, np.zeros(len(H)))
+        neural_collapse(H, np.zeros(len(H)), target_type="classes")
 
 
 def test_class_with_one_sample_has_zero_spread():

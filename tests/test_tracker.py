@@ -143,7 +143,7 @@ def test_history_frame_and_plot():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"y_train": np.zeros(60)}, "one class"),
+        ({"y_train": np.zeros(60, dtype=int)}, "one class"),
         ({"y_test": np.zeros((30, 2))}, "1-D"),
         ({"every": 0}, "every"),
     ],
