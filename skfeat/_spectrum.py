@@ -320,12 +320,7 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 moments = self._moments_from_eigenpairs()
             # A copy: the accumulator of the previous call stays intact when
             # this one fails (Moments never changes its arrays in place).
-            moments = copy.copy(moments).update(X)
-            lam, V, scale = _solve_moments(moments)
-            self._set_spectrum(lam, V, scale, moments.n_samples, X)
-            self._moments = moments
-            self.n_samples_seen_ = moments.n_samples
-            self.solver_ = "gram"
+            self._set_from_moments(copy.copy(moments).update(X), X)
         return self
 
     def _fit_from_moments(self, moments, X_last):
@@ -335,13 +330,21 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         dtype of the fitted attributes.
         """
         with self._unchanged_on_error():
-            lam, V, scale = _solve_moments(moments)
-            self._set_spectrum(lam, V, scale, moments.n_samples, X_last)
-            self.__dict__.pop("_sketch", None)
-            self._moments = moments
-            self.n_samples_seen_ = moments.n_samples
-            self.solver_ = "gram"
+            self._set_from_moments(moments, X_last)
         return self
+
+    def _set_from_moments(self, moments, X):
+        """Solve accumulated moments and keep them (partial_fit, streaming).
+
+        The one body of both routes: the eigenproblem is solved where the
+        accumulator lives, the accumulator is kept for the next chunk.
+        """
+        lam, V, scale = _solve_moments(moments)
+        self._set_spectrum(lam, V, scale, moments.n_samples, X)
+        self.__dict__.pop("_sketch", None)
+        self._moments = moments
+        self.n_samples_seen_ = moments.n_samples
+        self.solver_ = "gram"
 
     def transform(self, X):
         """Evaluate the eigenfunctions on a sample.
@@ -542,7 +545,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Quality score: share of the target space captured by ``r`` eigenfunctions.
 
         ``Q(r) / r`` with ``r`` the number of target dimensions (``C`` classes
-        for one-hot labels), in ``[0, 1]``, greater is better; the same value
+        for one-hot labels), in ``[0, 1]``, greater is better; for real-valued
+        targets ``Q(r + 1) / r`` (the near-constant first eigenfunction carries
+        none of a centred target, see :ref:`target_type <target_type>`); the same value
         as the ``"quality"`` scorer of :func:`skfeat.metrics.get_scorer`, so
         model selection on a pipeline ending in this estimator works with
         ``scoring=None``.
@@ -561,7 +566,8 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         score : float
-            ``Q(min(r, n_components_)) / r``.
+            ``Q(min(r, n_components_)) / r`` (classes) or
+            ``Q(min(r + 1, n_components_)) / r`` (values).
         """
         if y is None:
             raise ValueError(
@@ -572,7 +578,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         result = self.projection_measures(
             X, y, target_type=target_type, center_target=center_target
         )
-        return score_at(result.cumulative_quality, result.target_rank)
+        return score_at(
+            result.cumulative_quality, result.target_rank, None, result.target_type
+        )
 
     # -- internals ---------------------------------------------------------
 
@@ -643,12 +651,14 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _moments_from_eigenpairs(self):
         """``Phi^T Phi`` rebuilt from a fit's eigenpairs (for partial_fit)."""
         self._warn_partial_continuation()
-        lam = to_host(self.eigenvalues_)
-        V = to_host(self.components_).T
-        top = lam.max()
+        # Built where the eigenpairs live, in the accumulation dtype: only the
+        # largest eigenvalue (a scalar) visits the host.
         xp, device = namespace_and_device(self.components_)
-        gram = (V * (lam / top * self.n_samples_seen_)) @ V.T
-        gram = from_host(gram, xp, device, accumulation_dtype(xp, device))
+        acc = accumulation_dtype(xp, device)
+        lam = xp.astype(self.eigenvalues_, acc)
+        top = float(xp.max(lam))
+        V = xp.astype(self.components_, acc)
+        gram = (V.T * (lam / top * self.n_samples_seen_)) @ V
         return Moments.from_gram(gram, self.n_samples_seen_, math.sqrt(top), name="Phi")
 
     def _warn_partial_continuation(self):
@@ -828,9 +838,9 @@ def _like(array, X, xp, device):
 def _solve_moments(moments):
     """Eigenpairs of ``Phi^T Phi / n`` from moments: ``(lam, V, scale)``.
 
-    Solved on the accumulator's device in float64 (its ``eigh``), or on the
-    host for devices without float64; eigenvalues are in units of
-    ``scale^2`` (the block's scale, see :class:`~skfeat._moments.Moments`).
+    Solved where the accumulator lives (:func:`device_eigh`); eigenvalues are
+    in units of ``scale^2`` (the block's scale, see
+    :class:`~skfeat._moments.Moments`).
     """
     lam, V = device_eigh(moments.gram / moments.n_samples)
     return lam, V, float(moments.scales[0])
@@ -839,9 +849,16 @@ def _solve_moments(moments):
 def device_eigh(G):
     """Eigenpairs of a symmetric matrix, largest first, where ``G`` lives.
 
-    float64 on the device when it has float64 (numpy: numpy's LAPACK
-    ``syevd``; torch / CuPy: their ``linalg.eigh``); devices without float64
-    (Apple MPS) solve on the host in float64 and move the result back.
+    - numpy: numpy's LAPACK ``syevd`` in float64.
+    - torch / CuPy / any array-API device with float64 (CPU, CUDA, ROCm):
+      their ``linalg.eigh`` in float64 on the device.
+    - devices without float64 (Apple MPS): a float32 ``eigh`` on the device,
+      refined by one Rayleigh-Ritz step (:func:`refine_eigenpairs`) in
+      ``G``'s dtype; only when the device has no ``eigh`` at all is the
+      matrix solved on the host in float64.
+
+    Nothing but ``G``'s own device is touched on the first two routes: the
+    eigenvalues and eigenvectors come back where ``G`` is.
     """
     xp, device = namespace_and_device(G)
     if is_numpy_namespace(xp) or isinstance(G, np.ndarray):
@@ -851,13 +868,94 @@ def device_eigh(G):
         lam, V = np.linalg.eigh(np.asarray(G, dtype=np.float64))
         return lam[::-1], V[:, ::-1]
     if accumulation_dtype(xp, device) != xp.float64:
+        return _float32_eigh(G, xp)
+    lam, V = xp.linalg.eigh(xp.astype(G, xp.float64))
+    return xp.flip(lam, axis=0), xp.flip(V, axis=1)
+
+
+def _float32_eigh(G, xp):
+    """float32 ``eigh`` on the device, then one refinement step in ``G``'s dtype."""
+    try:
+        _, V = xp.linalg.eigh(xp.astype(G, xp.float32))
+    except (NotImplementedError, RuntimeError):  # pragma: no cover - no device eigh
+        _, device = namespace_and_device(G)
         lam, V = np.linalg.eigh(to_host(G))
         return (
             from_host(lam[::-1].copy(), xp, device, G.dtype),
             from_host(V[:, ::-1], xp, device, G.dtype),
         )
-    lam, V = xp.linalg.eigh(xp.astype(G, xp.float64))
-    return xp.flip(lam, axis=0), xp.flip(V, axis=1)
+    return refine_eigenpairs(G, xp.astype(V, G.dtype))
+
+
+def refine_eigenpairs(G, V):
+    """One Rayleigh-Ritz refinement of approximate eigenvectors of ``G``.
+
+    The step of Ogita and Aishima (2018): with ``R = I - V^T V`` and the
+    Rayleigh-Ritz matrix ``S = V^T G V``, the Ritz values are
+    ``lam_i = S_ii / (1 - R_ii)`` and the columns are corrected by
+    ``V <- V (I + F)``, ``F_ij = (S_ij + lam_j R_ij) / (lam_j - lam_i)`` for
+    eigenvalues separated by more than the residual ``delta`` and
+    ``F_ij = R_ij / 2`` within clusters (an orthogonalisation).  Errors of
+    separated eigenpairs square in one step: eigenvectors of a float32
+    ``eigh`` come out accurate to the products' precision (float64 when
+    ``G`` is float64).  Only matrix products and elementwise operations,
+    in ``G``'s namespace, on its device: nothing goes to the host.
+
+    Parameters
+    ----------
+    G : array of shape (p, p)
+        Symmetric matrix.
+    V : array of shape (p, p)
+        Approximate eigenvectors (columns), in ``G``'s namespace and dtype.
+
+    Returns
+    -------
+    lam : array of shape (p,)
+        Ritz values, largest first.
+    V : array of shape (p, p)
+        Refined eigenvectors, in the same order.
+
+    References
+    ----------
+    .. [1] T. Ogita, K. Aishima. "Iterative refinement for symmetric
+       eigenvalue decomposition", Japan J. Indust. Appl. Math. 35 (2018).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat._spectrum import refine_eigenpairs
+    >>> G = np.diag([3.0, 2.0, 1.0])
+    >>> V = np.eye(3) + 1e-3 * np.array([[0, 1, 0], [-1, 0, 1], [0, -1, 0]])
+    >>> lam, W = refine_eigenpairs(G, V)
+    >>> np.round(lam, 6).tolist()
+    [3.0, 2.0, 1.0]
+    >>> bool(np.abs(np.abs(W) - np.eye(3)).max() < 1e-5)
+    True
+    """
+    xp, device = namespace_and_device(G, V)
+    p = V.shape[1]
+    R = xp.eye(p, dtype=V.dtype, device=device) - V.T @ V
+    S = V.T @ (G @ V)
+    r = _diagonal(R, xp)
+    lam = _diagonal(S, xp) / (1.0 - r)
+    off = S - xp.eye(p, dtype=V.dtype, device=device) * lam[None, :]
+    norm_G = xp.max(xp.abs(lam))
+    delta = 2.0 * (_frobenius(off, xp) + norm_G * _frobenius(R, xp))
+    gap = lam[None, :] - lam[:, None]
+    separated = xp.abs(gap) > delta
+    safe_gap = xp.where(separated, gap, xp.ones_like(gap))
+    F = xp.where(separated, (S + lam[None, :] * R) / safe_gap, R / 2.0)
+    V = V + V @ F
+    order = xp.argsort(lam, descending=True)
+    return xp.take(lam, order), xp.take(V, order, axis=1)
+
+
+def _diagonal(A, xp):
+    return A.diagonal() if isinstance(A, np.ndarray) else xp.linalg.diagonal(A)
+
+
+def _frobenius(A, xp):
+    return xp.sqrt(xp.sum(A * A))
 
 
 def _prefers_randomized(n, p, n_components):

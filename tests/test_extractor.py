@@ -416,3 +416,120 @@ def test_fit_and_transform_never_change_the_module(cnn, images, params):
     _assert_same_state(before, _module_state(cnn))
     assert (extractor.module_ is cnn) == ("dtype" not in params)
     assert extractor.get_params()["module"] is cnn
+
+
+class _Residual(nn.Module):
+    """``out = conv(x); out += x``: the conv's output is changed in place."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, 3, padding=1)
+        self.relu = nn.ReLU(inplace=True)
+        self.gate = nn.Identity()
+
+    def forward(self, x):
+        out = self.conv(x)
+        out += x
+        return self.gate(self.relu(out))
+
+
+class _LateInPlace(nn.Module):
+    """Modifies its hidden layer's output in place from the third call on."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(4, 3)
+        self.calls = 0
+
+    def forward(self, x):
+        h = self.hidden(x)
+        self.calls += 1
+        if self.calls >= 3:
+            h.mul_(-1.0)
+        return h.sum(dim=1, keepdim=True)
+
+
+def _stream(X, batch_size):
+    """A loader of unknown length: the extractor concatenates its batches."""
+
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(X)
+
+    return torch.utils.data.DataLoader(Stream(), batch_size=batch_size)
+
+
+def _by_hand(net, X, layers):
+    """Each layer's output, cloned at hook time (the reference)."""
+    out = {name: [] for name in layers}
+    handles = [
+        net.get_submodule(name).register_forward_hook(
+            lambda m, a, o, name=name: out[name].append(o.flatten(1).clone())
+        )
+        for name in layers
+    ]
+    net.eval()
+    with torch.no_grad():
+        for start in range(0, len(X), 4):
+            net(X[start : start + 4])
+    for handle in handles:
+        handle.remove()
+    return {name: torch.cat(chunks).numpy() for name, chunks in out.items()}
+
+
+@pytest.mark.parametrize("unknown_length", [False, True])
+def test_in_place_modules_after_the_hook(unknown_length):
+    # Residual `out += x`, in-place ReLU, and a layer nothing modifies: each
+    # layer's rows are its output at hook time, copied or not.
+    torch.manual_seed(0)
+    net = _Residual()
+    X = torch.randn(10, 2, 4, 4)
+    layers = ["conv", "relu", "gate"]
+    ref = _by_hand(net, X, layers)
+    source = _stream(X, 4) if unknown_length else X
+    extractor = FeatureExtractor(net, layers="conv", batch_size=4).fit(X[:4])
+    rows = extractor.extract(source, layers=layers)
+    for name in layers:
+        np.testing.assert_array_equal(rows[name], ref[name])
+    # The conv's output was changed by `out += x`: it differs from the rest.
+    assert not np.allclose(ref["conv"], ref["gate"])
+
+
+def test_kept_rows_modified_later_are_measured_again():
+    # Learned on the first batches "no copy needed", then the model starts
+    # modifying the layer in place: that batch is measured again with copies.
+    torch.manual_seed(0)
+    X = torch.randn(12, 4)
+    net = _LateInPlace()
+    with torch.no_grad():
+        expected = torch.cat([net.hidden(X[i : i + 4]) for i in range(0, 12, 4)])
+    expected = expected.numpy()
+    extractor = FeatureExtractor(net, layers="hidden", batch_size=4).fit(X[:4])
+    net.calls = 0
+    rows = extractor.transform(_stream(X, 4))
+    np.testing.assert_allclose(rows, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_rows_not_copied_when_nothing_modifies_them(monkeypatch):
+    import skfeat.torch._extractor as extractor_module
+
+    clones = []
+    kept = extractor_module._Collector._kept
+
+    def counting(self, rows):
+        out = kept(self, rows)
+        clones.append(out is not rows)
+        return out
+
+    monkeypatch.setattr(extractor_module._Collector, "_kept", counting)
+    torch.manual_seed(0)
+    net = MLP()
+    X = torch.randn(20, 5)
+    rows = FeatureExtractor(net, layers="hidden", batch_size=5).fit(X[:5])
+    out = rows.transform(_stream(X, 5))
+    with torch.no_grad():
+        expected = torch.cat([net.hidden(X[i : i + 5]) for i in range(0, 20, 5)])
+    # (The loader's collated batches may take another GEMM kernel: rounding.)
+    np.testing.assert_allclose(out, expected.numpy(), rtol=1e-6, atol=1e-6)
+    # The first batch is copied (to learn), the later ones are not.
+    assert clones == [True, False, False, False]

@@ -14,6 +14,7 @@ import pytest
 
 import skfeat.utils._array_api as array_api
 from skfeat import FeatureSpectrum, fit_from_batches
+from skfeat._spectrum import refine_eigenpairs
 
 N, P = 400, 24
 
@@ -82,3 +83,129 @@ def test_streaming_on_device(device_backend, host_copies):
         device_backend.to_numpy(est.eigenvalues_), ref.eigenvalues_, 1e-10
     )
     assert all(100 not in shape for shape in shapes), shapes
+
+
+def _reference_eigh(G):
+    lam, V = np.linalg.eigh(np.asarray(G, dtype=np.float64))
+    return lam[::-1], V[:, ::-1]
+
+
+def _eigenvector_error(V, V_ref):
+    """Largest angle-like error between matching columns (signs ignored)."""
+    V = V / np.linalg.norm(V, axis=0)
+    aligned = V_ref * np.sum(V * V_ref, axis=0)
+    return float(np.max(np.linalg.norm(V - aligned, axis=0)))
+
+
+def test_refine_eigenpairs_squares_the_error():
+    rng = np.random.default_rng(1)
+    p = 30
+    Q, _ = np.linalg.qr(rng.normal(size=(p, p)))
+    lam_true = 0.8 ** np.arange(p)
+    G = (Q * lam_true) @ Q.T
+    lam_ref, V_ref = _reference_eigh(G)
+    # float32-eigh-sized errors: well below the smallest gap (~3e-4).
+    V0 = V_ref + 1e-6 * rng.normal(size=(p, p))
+    lam, V = refine_eigenpairs(G, V0)
+    before = _eigenvector_error(V0, V_ref)
+    after = _eigenvector_error(V, V_ref)
+    assert before > 1e-6
+    assert after < 1e-8, (before, after)
+    np.testing.assert_allclose(lam, lam_ref, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(V.T @ V, np.eye(p), atol=1e-9)
+
+
+def test_refine_eigenpairs_clusters_stay_orthonormal():
+    # Repeated eigenvalues (a rank-deficient Gram): no division by a gap.
+    rng = np.random.default_rng(2)
+    p = 12
+    Q, _ = np.linalg.qr(rng.normal(size=(p, p)))
+    lam_true = np.r_[4.0, 2.0, 2.0, 1.0, np.zeros(p - 4)]
+    G = (Q * lam_true) @ Q.T
+    _, V_ref = _reference_eigh(G)
+    lam, V = refine_eigenpairs(G, V_ref + 1e-5 * rng.normal(size=(p, p)))
+    assert np.all(np.isfinite(V))
+    np.testing.assert_allclose(lam, np.sort(lam_true)[::-1], atol=1e-8)
+    np.testing.assert_allclose(V.T @ V, np.eye(p), atol=1e-8)
+    np.testing.assert_allclose((V * lam) @ V.T, G, atol=1e-8)
+
+
+def _without_float64(monkeypatch, *modules):
+    """Make ``modules`` believe the device has no float64 (Apple MPS)."""
+
+    def no_float64(xp, device):
+        return xp.float32
+
+    for module in modules:
+        monkeypatch.setattr(module, "accumulation_dtype", no_float64)
+
+
+def test_float32_solve_refined_in_float64(device_backend, monkeypatch, host_copies):
+    # The no-float64 eigensolver on a float64 Gram: float32 eigh, then one
+    # refinement step in float64 -- as accurate as a float64 eigh.
+    import skfeat._spectrum as spectrum_module
+
+    X = features(np.float64)
+    G = X.T @ X / N
+    lam_ref, V_ref = _reference_eigh(G)
+    Gb = device_backend.asarray(G)
+    xp = device_backend.xp
+    lam32, V32 = np.linalg.eigh(G.astype(np.float32))
+    raw_error = _eigenvector_error(V32[:, ::-1].astype(np.float64), V_ref)
+    _without_float64(monkeypatch, spectrum_module)
+    with host_copies() as shapes:
+        lam, V = spectrum_module.device_eigh(Gb)
+    assert shapes == []
+    assert type(V) is type(Gb) and V.dtype == xp.float64
+    lam, V = device_backend.to_numpy(lam), device_backend.to_numpy(V)
+    np.testing.assert_allclose(lam, lam_ref, rtol=0, atol=1e-12 * lam_ref[0])
+    # The well-separated leading eigenvectors gain many digits over float32.
+    lead = slice(0, 10)
+    refined = _eigenvector_error(V[:, lead], V_ref[:, lead])
+    assert refined < 1e-3 * _eigenvector_error(
+        V32[:, ::-1][:, lead].astype(np.float64), V_ref[:, lead]
+    ), (refined, raw_error)
+    np.testing.assert_allclose(V.T @ V, np.eye(P), atol=1e-10)
+
+
+def test_fit_without_float64(device_backend, monkeypatch, host_copies):
+    # The whole fit as on a device without float64: float32 accumulator,
+    # float32 eigh refined in float32, all on the device.
+    import skfeat._moments as moments_module
+    import skfeat._spectrum as spectrum_module
+
+    X = features()
+    Xb = device_backend.asarray(X)
+    _without_float64(monkeypatch, spectrum_module, moments_module)
+    with host_copies() as shapes:
+        est = FeatureSpectrum().fit(Xb)
+        E = est.transform(Xb)
+    assert all(shape.count(P) < 2 and N not in shape for shape in shapes), shapes
+    assert E.dtype == Xb.dtype and est.eigenvalues_.dtype == Xb.dtype
+    ref = FeatureSpectrum().fit(X.astype(np.float64))
+    to_numpy = device_backend.to_numpy
+    lam = to_numpy(est.eigenvalues_)
+    np.testing.assert_allclose(lam, ref.eigenvalues_[: lam.size], rtol=0, atol=1e-5)
+    lead = slice(0, 8)
+    np.testing.assert_allclose(
+        to_numpy(est.components_)[lead], ref.components_[lead], atol=1e-3
+    )
+    E = to_numpy(E)
+    np.testing.assert_allclose(E.T @ E / N, np.eye(E.shape[1]), atol=2e-3)
+
+
+def test_partial_fit_after_fit_on_device(device_backend, host_copies):
+    # Continuing a fit rebuilds X^T X from the eigenpairs where they live.
+    X = features(np.float64)
+    first, second = device_backend.asarray(X[:300]), device_backend.asarray(X[300:])
+    est = FeatureSpectrum().fit(first)
+    with host_copies() as shapes:
+        est.partial_fit(second)
+    assert all(shape.count(P) < 2 for shape in shapes), shapes
+    ref = FeatureSpectrum().fit(X)
+    np.testing.assert_allclose(
+        device_backend.to_numpy(est.eigenvalues_), ref.eigenvalues_, rtol=1e-9
+    )
+    np.testing.assert_allclose(
+        device_backend.to_numpy(est.components_), ref.components_, atol=1e-7
+    )
