@@ -1,5 +1,7 @@
 """Geometry of wide layers (p > n) from the sample side: no p x p matrix."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from _naive import geometry, linearity, rank_share, target_matrix
@@ -124,3 +126,21 @@ def test_rows_geometry_of_rank_deficient_features(rank):
     assert rows_value_geometry(H, Y)["target_linearity"] == pytest.approx(
         linearity(H, Y), rel=1e-8
     )
+
+
+def test_rows_geometry_holds_no_float64_copy_of_the_features():
+    # 100 x 100 000 float32 (40 MB): a float64 copy would be 80 MB; the
+    # geometry reads it in float64 column blocks instead.
+    rng = np.random.default_rng(7)
+    y = np.arange(100) % 4
+    H = rng.standard_normal((100, 100_000), dtype=np.float32)
+    H[:, :4] += 3 * np.eye(4, dtype=np.float32)[y]
+    full_copy = H.size * 8
+    tracemalloc.start()
+    got = rows_geometry(H, y)
+    value = rows_value_geometry(H, y[:, None].astype(float))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < full_copy / 2
+    assert 0 < got["compression"] < np.inf and got["target_linearity"] == 1.0
+    assert value["target_linearity"] == 1.0

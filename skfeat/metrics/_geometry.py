@@ -29,14 +29,13 @@ from dataclasses import asdict, dataclass
 from numbers import Real
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from skfeat._moments import Moments
+from skfeat._moments import Moments, sample_moments
 from skfeat.utils._array_api import from_host, is_dask, namespace_and_device, to_host
 from skfeat.utils._rank import EPS64, dtype_eps, span_rtol, spectrum_rtol
-from skfeat.utils._rows import iter_row_blocks
+from skfeat.utils._rows import CHUNK_ELEMENTS, iter_row_blocks
 from skfeat.utils._validation import (
     check_labels,
     check_matrix,
@@ -45,7 +44,7 @@ from skfeat.utils._validation import (
     read_host,
 )
 
-from ._gram import linearity_from_moments
+from ._gram import kernel_projection, linearity_from_moments
 from ._targets import TARGET_TYPE_CONSTRAINT, class_labels
 
 __all__ = [
@@ -1153,66 +1152,30 @@ def rows_side(H):
     )
 
 
-def _float64_rows(H):
-    """``(X, xp, device, dtype)``: checked features as float64 where they live.
+def _scaled_column_blocks(H, xp):
+    """Yield ``(columns, block)``: float64 column blocks of ``H`` where it lives.
 
-    Scaled by a power of two near their largest magnitude (every measure
-    here is scale-invariant), so that squares neither overflow nor underflow.
+    Divided by a power of two near the largest magnitude of ``H`` (every
+    measure here is scale-invariant), so that squares neither overflow nor
+    underflow; ``CHUNK_ELEMENTS / 8`` entries at a time, so that no float64
+    copy of the whole ``n x p`` data is ever held.
     """
-    H = check_matrix(H, "H")
-    xp, device = namespace_and_device(H)
-    X = xp.astype(H, xp.float64)
-    peak = float(to_host(xp.max(xp.abs(X))))
+    # max and -min: no |H| temporary the size of the data.
+    peak = max(float(to_host(xp.max(H))), -float(to_host(xp.min(H))))
     if not math.isfinite(peak):
         raise ValueError("H contains NaN or infinity.")
     top = 2.0 ** round(math.log2(peak)) if peak > 0 else 1.0
-    return X / top, xp, device, _least_precise(None, H.dtype)
-
-
-def _sample_gram(X, xp, dtype):
-    """Return ``X X^T`` (host float64): the nonzero spectrum of ``X^T X``.
-
-    As every second moment of skfeat, the products are formed in the data's
-    precision (``dtype``; float32 features are exact in float32 after the
-    power-of-two scaling) and summed in float64, a block of features at a
-    time.
-    """
-    if dtype == np.float64:
-        return to_host(X @ X.T)
-    n, p = X.shape
-    gram = np.zeros((n, n))
-    step = max(1, (1 << 22) // max(n, 1))
+    n, p = H.shape
+    # A few float64 temporaries of a block's size are alive at once.
+    step = max(1, CHUNK_ELEMENTS // (8 * max(n, 1)))
     for start in range(0, p, step):
-        block = xp.astype(X[:, start : start + step], xp.float32)
-        gram += to_host(block @ block.T)
-    return gram
+        columns = slice(start, min(start + step, p))
+        yield columns, xp.astype(H[:, columns], xp.float64) / top
 
 
 def _padded(lam, p):
     """Eigenvalues of ``X^T X`` (``p`` of them) from those of ``X X^T``."""
     return np.concatenate([np.zeros(max(p - lam.size, 0)), lam])
-
-
-def _explained(gram, lam, Yc, rtol):
-    """Return ``||P_X Yc||_F^2`` from ``X X^T`` and its eigenvalues ``lam``.
-
-    With the rank rule of :func:`~skfeat.metrics._gram.linearity_from_moments`
-    (eigenvalues above ``rtol * lambda_max`` span ``X``).  A wide layer is
-    usually of full rank ``n`` or nearly: then only the few dropped
-    eigenvectors are computed, ``||Yc||^2`` minus their share.
-    """
-    keep = lam > max(lam[-1], 0.0) * rtol
-    n_drop = int(np.sum(~keep))
-    if n_drop == lam.size:
-        return 0.0
-    if n_drop <= lam.size // 4:
-        if n_drop == 0:
-            return float(np.sum(Yc**2))
-        _, U = scipy.linalg.eigh(gram, subset_by_index=[0, n_drop - 1], driver="evr")
-        return float(max(np.sum(Yc**2) - np.sum((U.T @ Yc) ** 2), 0.0))
-    lam, U = np.linalg.eigh(gram)
-    keep = lam > max(lam[-1], 0.0) * rtol
-    return float(np.sum((U[:, keep].T @ Yc) ** 2))
 
 
 def rows_geometry(H, y, rank_share=0.95):
@@ -1225,7 +1188,8 @@ def rows_geometry(H, y, rank_share=0.95):
     Gram ``H H^T`` (padded with zeros), the projector onto the span of ``H``
     is ``U U^T`` from its eigenvectors, and ``Sigma_W`` is only applied to
     the (at most ``K``) directions of the centred class means, as
-    ``(H - M_y) V`` (``n x K``).  Memory: ``H`` in float64, ``n x n``, ``K x p``.
+    ``(H - M_y) V`` (``n x K``).  Memory: ``n x n``, ``K x p`` and one float64
+    column block of ``H`` at a time (``CHUNK_ELEMENTS / 8`` entries).
 
     Examples
     --------
@@ -1236,33 +1200,44 @@ def rows_geometry(H, y, rank_share=0.95):
     >>> round(rows_geometry(H, [0, 0, 1, 1])["compression"], 4)
     0.0198
     """
-    X, xp, device, dtype = _float64_rows(H)
+    H = check_matrix(H, "H")
+    xp, device = namespace_and_device(H)
     labels = check_labels(y)
-    check_n_samples(labels, X.shape[0], "y")
+    check_n_samples(labels, H.shape[0], "y")
     classes, codes = np.unique(labels, return_inverse=True)
-    K, (n, p) = classes.size, X.shape
+    K, (n, p) = classes.size, H.shape
     if K < 2:
         raise ValueError(
             "The geometry measures need at least 2 classes; "
             f"y has only {K} ({classes.tolist()})."
         )
+    dtype = _least_precise(None, H.dtype)
     counts = np.bincount(codes, minlength=K).astype(np.float64)
     onehot = np.zeros((n, K))
     onehot[np.arange(n), codes] = 1.0
     onehot_dev = from_host(onehot, xp, device, xp.float64)
     codes_dev = xp.asarray(codes, device=device)
-    # Each class relative to its first sample, as ClassMoments: collapsed
-    # features (spread << means) lose no digits, equal rows give equal means.
-    first = np.unique(codes, return_index=True)[1]
-    refs = xp.take(X, xp.asarray(first, device=device), axis=0)
-    shifted = X - xp.take(refs, codes_dev, axis=0)
-    shift_means = to_host(onehot_dev.T @ shifted) / counts[:, None]
-    means = to_host(refs) + shift_means  # K x p
-    within_rows = shifted - xp.take(
-        from_host(shift_means, xp, device, xp.float64), codes_dev, axis=0
-    )
-    del shifted
-    row_sq = to_host(xp.sum(within_rows * within_rows, axis=1))
+    first_dev = xp.asarray(np.unique(codes, return_index=True)[1], device=device)
+
+    def within_rows(block):
+        """``(rows - their class mean, class means)`` of one column block.
+
+        Each class relative to its first sample, as ClassMoments: collapsed
+        features (spread << means) lose no digits, equal rows give equal
+        means.
+        """
+        refs = xp.take(block, first_dev, axis=0)
+        shifted = block - xp.take(refs, codes_dev, axis=0)
+        shift_means = to_host(onehot_dev.T @ shifted) / counts[:, None]
+        within = shifted - xp.take(
+            from_host(shift_means, xp, device, xp.float64), codes_dev, axis=0
+        )
+        return within, to_host(refs) + shift_means
+
+    means, row_sq = np.empty((K, p)), np.zeros(n)
+    for columns, block in _scaled_column_blocks(H, xp):
+        within, means[:, columns] = within_rows(block)
+        row_sq += to_host(xp.sum(within * within, axis=1))
     variances = np.bincount(codes, weights=row_sq, minlength=K) / counts
     grand_mean = counts @ means / n
     centred = means - grand_mean
@@ -1273,19 +1248,22 @@ def rows_geometry(H, y, rank_share=0.95):
     cosines = unit @ unit.T
     np.fill_diagonal(cosines, -np.inf)
     discrimination = float(1.0 - np.clip(cosines.max(), -1.0, 1.0))
-    # NC1: Sigma_W on the directions of the centred means (ClassMoments._nc1).
+    # NC1: Sigma_W on the directions of the centred means (ClassMoments._nc1),
+    # a second pass over the column blocks: (H - M_y) V is n x K.
     _, s, Vt = np.linalg.svd(centred, full_matrices=False)
     scale = max(s[0], np.abs(means).max()) if s.size else 0.0
     keep = s > scale * max(K, p) * EPS64
     if np.any(keep):
-        projected = to_host(within_rows @ from_host(Vt[keep].T, xp, device, xp.float64))
+        projected = np.zeros((n, int(keep.sum())))
+        for columns, block in _scaled_column_blocks(H, xp):
+            V = from_host(Vt[keep][:, columns].T, xp, device, xp.float64)
+            projected += to_host(within_rows(block)[0] @ V)
         quad = np.sum(projected**2, axis=0) / n
         nc1 = float(max(np.sum(quad / s[keep] ** 2), 0.0))
     else:
         nc1 = float("inf")
-    del within_rows
     # Numerical rank and target linearity: the n x n side of H^T H.
-    gram = _sample_gram(X, xp, dtype)
+    gram = to_host(sample_moments(H, name="H").gram)
     lam = np.linalg.eigvalsh(gram)
     rank = rank_from_gram(None, rank_share, n, dtype, eigenvalues=_padded(lam, p))
     Yc = onehot - counts / n
@@ -1297,7 +1275,7 @@ def rows_geometry(H, y, rank_share=0.95):
         "numerical_rank": rank,
         "nc1": nc1,
         "target_linearity": float(
-            np.clip(_explained(gram, lam, Yc, rtol) / total, 0, 1)
+            np.clip(kernel_projection(gram, Yc, rtol, eigenvalues=lam) / total, 0, 1)
         ),
     }
 
@@ -1316,10 +1294,11 @@ def rows_value_geometry(H, Y, rank_share=0.95):
     >>> rows_value_geometry(H, np.array([[2.0], [4.0], [6.0]]))["target_linearity"]
     1.0
     """
-    X, xp, _, dtype = _float64_rows(H)
+    H = check_matrix(H, "H")
+    dtype = _least_precise(None, H.dtype)
     Y = np.asarray(Y, dtype=np.float64).reshape(Y.shape[0], -1)
-    check_n_samples(Y, X.shape[0], "y")
-    n, p = X.shape
+    check_n_samples(Y, H.shape[0], "y")
+    n, p = H.shape
     Yc = Y - Y.mean(axis=0)
     total = float(np.sum(Yc**2))
     shifted = Y - Y[:1]
@@ -1328,7 +1307,7 @@ def rows_value_geometry(H, Y, rank_share=0.95):
             "The targets are constant (a single class, or equal values): target "
             "linearity is undefined."
         )
-    gram = _sample_gram(X, xp, dtype)
+    gram = to_host(sample_moments(H, name="H").gram)
     lam = np.linalg.eigvalsh(gram)
     rtol = span_rtol(dtype, n, p, exact=False)
     return {
@@ -1336,6 +1315,6 @@ def rows_value_geometry(H, Y, rank_share=0.95):
             None, rank_share, n, dtype, eigenvalues=_padded(lam, p)
         ),
         "target_linearity": float(
-            np.clip(_explained(gram, lam, Yc, rtol) / total, 0, 1)
+            np.clip(kernel_projection(gram, Yc, rtol, eigenvalues=lam) / total, 0, 1)
         ),
     }

@@ -15,6 +15,7 @@ result as moderate ones.  Rank decisions follow :mod:`skfeat.utils._rank`.
 import warnings
 
 import numpy as np
+import scipy.linalg
 from scipy.linalg import solve_triangular
 
 from skfeat._moments import Moments
@@ -25,6 +26,7 @@ __all__ = [
     "GramBlocks",
     "centred_cka",
     "in_order_basis",
+    "kernel_projection",
     "linearity_from_moments",
     "projection_profile",
     "span_basis",
@@ -325,3 +327,52 @@ def linearity_from_moments(HtH, h_sum, HtY, YtY, y_sum, n, rtol, eigh=None):
     coef = V[:, keep].T @ HtYc
     explained = np.sum(coef**2 / lam[keep, None])
     return float(np.clip(explained / total, 0.0, 1.0))
+
+
+def kernel_projection(kernel, Yc, rtol, *, eigenvalues=None):
+    """Return ``||P_X Yc||_F^2`` from the sample kernel ``K = X X^T`` (``n x n``).
+
+    ``P_X = U U^T`` for the eigenvectors ``U`` of ``K`` whose eigenvalues
+    exceed ``rtol * lambda_max`` (the rank rule of
+    :func:`linearity_from_moments`: ``K`` shares its nonzero eigenvalues with
+    ``X^T X``, so the rank decision is the same on either side).  A wide
+    layer is usually of full rank ``n`` or nearly: then only the few dropped
+    eigenvectors are computed, and ``||Yc||^2`` loses their share.
+
+    Parameters
+    ----------
+    kernel : ndarray of shape (n, n)
+        ``X X^T`` (float64, any positive scale).
+    Yc : ndarray of shape (n, t)
+        Targets, centred when the measure is (target linearity).
+    rtol : float
+        Relative eigenvalue tolerance of the span of ``X``.
+    eigenvalues : ndarray of shape (n,), default=None
+        ``np.linalg.eigvalsh(kernel)`` (ascending), when already known.
+
+    Returns
+    -------
+    explained : float
+        ``||P_X Yc||_F^2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.metrics._gram import kernel_projection
+    >>> X = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> kernel_projection(X @ X.T, np.array([[1.0], [2.0], [3.0]]), 1e-12)
+    5.0
+    """
+    lam = np.linalg.eigvalsh(kernel) if eigenvalues is None else eigenvalues
+    keep = lam > max(lam[-1], 0.0) * rtol
+    n_drop = int(np.sum(~keep))
+    if n_drop == lam.size:
+        return 0.0
+    if n_drop == 0:
+        return float(np.sum(Yc**2))
+    if n_drop <= lam.size // 4:
+        _, U = scipy.linalg.eigh(kernel, subset_by_index=[0, n_drop - 1], driver="evr")
+        return float(max(np.sum(Yc**2) - np.sum((U.T @ Yc) ** 2), 0.0))
+    lam, U = np.linalg.eigh(kernel)
+    keep = lam > max(lam[-1], 0.0) * rtol
+    return float(np.sum((U[:, keep].T @ Yc) ** 2))

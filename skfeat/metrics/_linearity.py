@@ -16,7 +16,7 @@ from skfeat.utils._rank import span_rtol, spectrum_rtol
 from skfeat.utils._validation import check_matrix, check_n_samples
 
 from ._geometry import ClassMoments
-from ._gram import linearity_from_moments
+from ._gram import kernel_projection, linearity_from_moments
 from ._targets import TARGET_TYPE_CONSTRAINT, resolve_target_type, target_matrix
 
 __all__ = ["target_linearity"]
@@ -115,7 +115,7 @@ def _wide_linearity(H, Y):
     """
     n, p = H.shape
     K = to_host(sample_moments(H, name="H").gram)
-    lam, U = np.linalg.eigh(K)
+    lam = np.linalg.eigvalsh(K)
     Yc = Y - Y.mean(axis=0)
     total = float(np.sum(Yc**2))
     if not total > float(np.sum((Y - Y[:1]) ** 2)) * spectrum_rtol(
@@ -125,10 +125,8 @@ def _wide_linearity(H, Y):
             "The targets are constant (a single class, or equal values): target "
             "linearity is undefined."
         )
-    keep = lam > max(lam[-1], 0.0) * span_rtol(H.dtype, n, p, exact=False)
-    if not np.any(keep):
-        return 0.0
-    explained = float(np.sum((U[:, keep].T @ Yc) ** 2))
+    rtol = span_rtol(H.dtype, n, p, exact=False)
+    explained = kernel_projection(K, Yc, rtol, eigenvalues=lam)
     return float(np.clip(explained / total, 0.0, 1.0))
 
 
