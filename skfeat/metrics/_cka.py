@@ -18,7 +18,6 @@ eigenvalues, hence every Frobenius norm and trace used here.
 """
 
 import math
-import warnings
 from numbers import Real
 
 import numpy as np
@@ -30,7 +29,7 @@ from skfeat.utils._array_api import is_dask, namespace_and_device, to_host
 from skfeat.utils._rank import span_rtol, spectrum_rtol
 from skfeat.utils._validation import check_matrix, check_same_length
 
-from ._gram import GramBlocks, centred_cka, span_basis
+from ._gram import GramBlocks, centred_cka, constant_representation_cka, span_basis
 
 __all__ = ["cka_mf", "feature_regime", "linear_cka"]
 
@@ -164,13 +163,7 @@ def _debiased_cka(X, Y):
     yy = hsic(1, 1, sy, sy, ky, ky, 3, 3)
     floor = grams.noise_rtol()
     if xx <= floor * abs(kx) ** 2 / m**2 or yy <= floor * abs(ky) ** 2 / m**2:
-        warnings.warn(
-            "One representation is constant over the samples; CKA is undefined "
-            "there and is reported as 0.",
-            UserWarning,
-            stacklevel=3,
-        )
-        return 0.0
+        return constant_representation_cka()
     return float(np.clip(xy / np.sqrt(xx * yy), -1.0, 1.0))
 
 
@@ -195,13 +188,7 @@ def _debiased_from_kernels(a, b):
     xy, xx, yy = hsic(K, L), hsic(K, K), hsic(L, L)
     floor = a.rtol
     if xx <= floor * abs(kx) ** 2 / m**2 or yy <= floor * abs(ky) ** 2 / m**2:
-        warnings.warn(
-            "One representation is constant over the samples; CKA is undefined "
-            "there and is reported as 0.",
-            UserWarning,
-            stacklevel=3,
-        )
-        return 0.0
+        return constant_representation_cka()
     return float(np.clip(xy / np.sqrt(xx * yy), -1.0, 1.0))
 
 
@@ -266,13 +253,7 @@ def side_cka(a, b):
     """Linear CKA of two :class:`_Side` s; 0 with a warning for a constant side."""
     na, nb = a.centred_norm(), b.centred_norm()
     if na <= a.rtol * max(a.norm, 1e-300) or nb <= b.rtol * max(b.norm, 1e-300):
-        warnings.warn(
-            "One representation is constant over the samples (its centred Gram "
-            "matrix is zero); CKA is undefined there and is reported as 0.",
-            UserWarning,
-            stacklevel=3,
-        )
-        return 0.0
+        return constant_representation_cka()
     return float(np.clip(a.inner(b) / (na * nb), 0.0, 1.0))
 
 

@@ -25,6 +25,7 @@ from skfeat.utils._rank import span_rtol, spectrum_rtol
 __all__ = [
     "GramBlocks",
     "centred_cka",
+    "constant_representation_cka",
     "in_order_basis",
     "kernel_projection",
     "linearity_from_moments",
@@ -291,14 +292,19 @@ def centred_cka(gxx, gxz, gzz, sx, sz, m, rtol):
     if nx <= rtol * max(np.linalg.norm(gxx), 1e-300) or nz <= rtol * max(
         np.linalg.norm(gzz), 1e-300
     ):
-        warnings.warn(
-            "One representation is constant over the samples (its centred Gram "
-            "matrix is zero); CKA is undefined there and is reported as 0.",
-            UserWarning,
-            stacklevel=3,
-        )
-        return 0.0
+        return constant_representation_cka()
     return float(np.clip(np.linalg.norm(cxz) ** 2 / (nx * nz), 0.0, 1.0))
+
+
+def constant_representation_cka(stacklevel=4):
+    """Warn that one side is constant over the samples; return its CKA, 0."""
+    warnings.warn(
+        "One representation is constant over the samples (its centred Gram "
+        "matrix is zero); CKA is undefined there and is reported as 0.",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+    return 0.0
 
 
 def linearity_from_moments(HtH, h_sum, HtY, YtY, y_sum, n, rtol, eigh=None):
