@@ -47,7 +47,7 @@ from .utils._array_api import (
 from .utils._rank import dtype_eps
 from .utils._rows import CHUNK_ELEMENTS, row_chunks
 
-__all__ = ["Moments", "gram_product"]
+__all__ = ["Moments", "gram_product", "sample_moments", "samples_side_is_smaller"]
 
 # A single dense block is read through row views, which copy nothing: its
 # chunks only bound the summation in the data's dtype inside BLAS before the
@@ -424,6 +424,60 @@ def gram_product(X, Q, chunk_rows=None, *, name="Input"):
     scale = _scale_of(X, xp, name)
     with np.errstate(all="ignore"):
         return run(scale), scale
+
+
+def samples_side_is_smaller(n_samples, n_features):
+    """Whether ``X X^T`` (``m x m``) is the smaller second moment of ``X``.
+
+    The one rule by which every measure and the exact fit choose their side:
+    the feature side ``X^T X`` (``p x p``, one pass over the rows) when
+    ``p <= m``, the sample side ``X X^T`` when ``p > m`` (wide layers).  The
+    two share their nonzero eigenvalues, so every Frobenius norm, trace and
+    spectrum a measure needs comes out of either; the larger matrix is never
+    formed.
+
+    Examples
+    --------
+    >>> from skfeat._moments import samples_side_is_smaller
+    >>> samples_side_is_smaller(400, 65536), samples_side_is_smaller(400, 64)
+    (True, False)
+    """
+    return n_features > n_samples
+
+
+def sample_moments(X, chunk_rows=None, *, name="Input"):
+    """Return the :class:`Moments` of ``X^T``: ``gram`` is ``X X^T`` (``m x m``).
+
+    The sample-side second moment of a wide ``X`` (``p > m``), accumulated
+    over column chunks of ``X`` (rows of ``X^T``, views of a dense ``X``) in
+    the data's dtype and summed in float64, range-safe as :class:`Moments`
+    is (``true = gram * scales[0]^2``).  Never a ``p x p`` matrix, and no
+    column sums (those of ``X^T`` are the row sums of ``X``).
+
+    Parameters
+    ----------
+    X : array, sparse matrix or dask array of shape (m, p)
+        Data; a dask array may be chunked by rows or columns.
+    chunk_rows : int, default=None
+        Columns of ``X`` per chunk.
+    name : str, default="Input"
+        What ``X`` is called in error messages.
+
+    Returns
+    -------
+    moments : Moments
+        ``moments.gram`` is ``X X^T / scales[0]^2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat._moments import sample_moments
+    >>> X = np.arange(6.0).reshape(2, 3)
+    >>> sample_moments(X).gram.tolist()
+    [[5.0, 14.0], [14.0, 50.0]]
+    """
+    Xt = X.T.tocsr() if sp.issparse(X) else X.T
+    return Moments(chunk_rows, with_sums=False, name=name).update(Xt)
 
 
 # -- dask ---------------------------------------------------------------------

@@ -54,6 +54,24 @@ def _cnn(seed=0):
     return _CNN().double()
 
 
+class Conv1D(torch.nn.Module):
+    """transformers' GPT-2 projection: ``x @ W + b`` with ``W`` stored (in, out)."""
+
+    def __init__(self, nf, nx):
+        super().__init__()
+        self.nf = nf
+        self.weight = torch.nn.Parameter(torch.randn(nx, nf) / nx**0.5)
+        self.bias = torch.nn.Parameter(torch.zeros(nf))
+
+    def forward(self, x):
+        return x @ self.weight + self.bias
+
+
+def _conv1d_mlp(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(Conv1D(6, 4), torch.nn.Tanh(), Conv1D(2, 6)).double()
+
+
 def _batch(shape, n=7, seed=1):
     generator = torch.Generator().manual_seed(seed)
     X = torch.randn((n, *shape), generator=generator).double()
@@ -62,7 +80,10 @@ def _batch(shape, n=7, seed=1):
 
 
 def _weight(model, layer):
-    w = dict(model.named_modules())[layer].weight.detach().double().clone()
+    module = dict(model.named_modules())[layer]
+    w = module.weight.detach().double().clone()
+    if isinstance(module, Conv1D):
+        w = w.T  # stored (in, out)
     return w.reshape(w.shape[0], -1).numpy()
 
 
@@ -80,6 +101,9 @@ def _naive_layer_gradients(model, X, y, layer):
         if isinstance(mod, torch.nn.Linear):
             kept["x"] = x.detach().clone().requires_grad_(True)
             kept["h"] = F.linear(kept["x"], mod.weight, mod.bias)
+        elif isinstance(mod, Conv1D):
+            kept["x"] = x.detach().clone().requires_grad_(True)
+            kept["h"] = kept["x"] @ mod.weight + mod.bias
         else:
             patches = F.unfold(
                 x, mod.kernel_size, padding=mod.padding, stride=mod.stride
@@ -120,6 +144,7 @@ def _sgd_step(model, X, y, lr):
     [
         pytest.param(_mlp, (4,), ["0", "2", "4"], id="mlp"),
         pytest.param(_cnn, (2, 6, 6), ["conv", "head"], id="cnn"),
+        pytest.param(_conv1d_mlp, (4,), ["0", "2"], id="gpt2-conv1d"),
     ],
 )
 def test_one_sgd_step_identity_is_exact(make, shape, layers):

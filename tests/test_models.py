@@ -186,6 +186,40 @@ def test_gpt2_conv1d_is_linear_and_token_ids_stay_integers(transformers):
     assert agop(gpt2, ids[:8], "h.0.mlp.c_fc", average=True).shape == (16, 16)
 
 
+def test_gpt2_language_model_tracker_over_training_steps(transformers):
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(
+        vocab_size=40, n_embd=16, n_layer=2, n_head=2, n_positions=16
+    )
+    lm = transformers.GPT2LMHeadModel(config)
+    inputs, y = _token_data()
+    ids = inputs["input_ids"]
+    tracker = FeatureTracker(
+        ids[:32],
+        y[:32],
+        ids[32:],
+        y[32:],
+        sequence_reduction="last_token",
+        geometry=True,
+    )
+    optimizer = torch.optim.SGD(lm.parameters(), lr=0.1)
+    for epoch in range(2):
+        tracker.update(lm, epoch)
+        lm.train()
+        optimizer.zero_grad()
+        lm(input_ids=ids, labels=ids).loss.backward()
+        optimizer.step()
+    records = tracker.update(lm, 2)
+    assert [r["epoch"] for r in tracker.history] == [0, 1, 2]
+    (record,) = records
+    # The default layer: the input of the LM head (a Linear), 16 features;
+    # the (seq x vocab) logits are reduced to their last token, not flattened.
+    assert record["n_features"] == 16
+    extractor = FeatureExtractor(lm, sequence_reduction="last_token").fit(ids)
+    assert extractor.outputs(ids).shape == (48, 40)
+    assert 0.0 <= record["cka_mf"] <= 1.0 and np.isfinite(record["nc1"])
+
+
 def test_gpt2_scorers_in_grid_search_over_layers(transformers):
     gpt2 = _tiny_gpt2(transformers)
     inputs, y = _token_data(n=60)

@@ -179,12 +179,18 @@ def test_randomized_errors():
     X = decaying(30, 10)
     with pytest.raises(ValueError, match="at most min"):
         FeatureSpectrum(11, solver="randomized").fit(X)
-    # Streaming takes the Gram route whatever the solver; after a randomized
-    # fit it continues from the top eigenpairs only, and says so.
-    assert FeatureSpectrum(2, solver="randomized").partial_fit(X).solver_ == "gram"
+    # Streaming with solver="randomized" accumulates the one-pass sketch; after
+    # a randomized fit it continues from the top eigenpairs only, and says so
+    # (on either route).
+    est = FeatureSpectrum(2, solver="randomized").partial_fit(X)
+    assert est.solver_ == "randomized"
     fitted = FeatureSpectrum(2, solver="randomized").fit(X)
     with pytest.warns(UserWarning, match="kept eigenpairs"):
         fitted.partial_fit(X)
+    fitted = FeatureSpectrum(2, solver="randomized").fit(X)
+    with pytest.warns(UserWarning, match="kept eigenpairs"):
+        fitted.set_params(solver="gram").partial_fit(X)
+    assert fitted.solver_ == "gram"
     bad = X.copy()
     bad[3, 4] = np.nan
     with pytest.raises(ValueError, match="NaN"):

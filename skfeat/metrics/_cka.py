@@ -1,9 +1,20 @@
 """Linear CKA in feature space, the CKA minimal-feature measure and the regime.
 
 Spec section 4.  With ``K = X X^T`` and ``L = Z Z^T`` on ``m`` samples,
-``CKA = ||X~^T Z~||_F^2 / (||X~^T X~||_F ||Z~^T Z~||_F)`` with ``X~ = H X``:
-only ``(p + q) x (p + q)`` Gram matrices and column sums, accumulated in one
-pass over the rows, are ever formed -- never the ``m x m`` kernels.
+``CKA = ||X~^T Z~||_F^2 / (||X~^T X~||_F ||Z~^T Z~||_F)`` with ``X~ = H X``.
+Each representation is measured on its cheaper side
+(:func:`skfeat._moments.samples_side_is_smaller`):
+
+* both narrow (``p, q <= m``): the ``(p + q) x (p + q)`` Gram matrix and the
+  column sums of ``[X | Z]``, one pass over the rows -- never an ``m x m``
+  kernel;
+* a wide side (``p > m``): its centred kernel ``H K H`` (``m x m``, from one
+  pass over the columns of ``X``), and ``||X~^T Z~||_F^2 = <HKH, HLH>_F``
+  read with the other side's centred columns (``tr(Z~^T HKH Z~)``) or, when
+  that one is wide too, its centred kernel -- never a ``p x p`` matrix.
+
+Both give the same numbers: ``X^T X`` and ``X X^T`` share their nonzero
+eigenvalues, hence every Frobenius norm and trace used here.
 """
 
 import math
@@ -14,8 +25,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, validate_params
 
-from skfeat._moments import Moments
+from skfeat._moments import Moments, sample_moments, samples_side_is_smaller
 from skfeat.utils._array_api import is_dask, namespace_and_device, to_host
+from skfeat.utils._rank import span_rtol, spectrum_rtol
 from skfeat.utils._validation import check_matrix, check_same_length
 
 from ._gram import GramBlocks, centred_cka, span_basis
@@ -33,8 +45,11 @@ def linear_cka(X, Y, *, debiased=False):
     ``CKA(X X^T, Y Y^T) = <HKH, HLH>_F / (||HKH||_F ||HLH||_F)``, computed in
     feature space as ``||X~^T Y~||_F^2 / (||X~^T X~||_F ||Y~^T Y~||_F)``
     (``X~`` = ``X`` with column means removed), so memory is
-    ``O((p + q)^2)``, not ``O(m^2)``.  Invariant to orthogonal transformations
-    and isotropic scaling of either side; 1 for a representation with itself.
+    ``O((p + q)^2)``, not ``O(m^2)``.  A side wider than the sample
+    (``p > m``) is measured through its ``m x m`` kernel instead, so memory
+    is ``O(min(p, m)^2 + min(q, m)^2 + m min(q, m))``: never ``p x p``.
+    Invariant to orthogonal transformations and isotropic scaling of either
+    side; 1 for a representation with itself.
 
     ``debiased=True`` uses the unbiased HSIC estimator of Song et al. (2012),
     as Kornblith et al.'s debiased CKA and torch_cka do: the kernels' diagonals
@@ -82,8 +97,18 @@ def linear_cka(X, Y, *, debiased=False):
     X = check_matrix(X, "X", allow_1d=True, min_samples=4 if debiased else 2)
     Y = check_matrix(Y, "Y", allow_1d=True, min_samples=4 if debiased else 2)
     check_same_length(("X", X), ("Y", Y))
+    m = X.shape[0]
+    wide = samples_side_is_smaller(m, X.shape[1]) or samples_side_is_smaller(
+        m, Y.shape[1]
+    )
     if debiased:
+        if wide:
+            return _debiased_from_kernels(
+                _Side.of(X, "X", kernel=True), _Side.of(Y, "Y", kernel=True)
+            )
         return _debiased_cka(X, Y)
+    if wide:
+        return side_cka(_Side.of(X, "X"), _Side.of(Y, "Y"))
     grams = GramBlocks(X, Y, name="X")
     return centred_cka(
         grams.block(0, 0),
@@ -147,6 +172,128 @@ def _debiased_cka(X, Y):
         )
         return 0.0
     return float(np.clip(xy / np.sqrt(xx * yy), -1.0, 1.0))
+
+
+def _debiased_from_kernels(a, b):
+    """Unbiased-HSIC linear CKA from the two centred ``m x m`` kernels.
+
+    The wide route of :func:`_debiased_cka`: the same estimator (it does not
+    change when a side is shifted by a constant row, so the centred kernels
+    serve), with ``K~ = HKH - diag(HKH)``.
+    """
+    m = a.kernel.shape[0]
+
+    def hsic(K, L):
+        ones = K.sum() * L.sum() / ((m - 1) * (m - 2))
+        cross = K.sum(axis=0) @ L.sum(axis=0)
+        return (np.sum(K * L) + ones - 2.0 / (m - 2) * cross) / (m * (m - 3))
+
+    K, L = a.kernel.copy(), b.kernel.copy()
+    kx, ky = float(np.trace(K)), float(np.trace(L))
+    np.fill_diagonal(K, 0.0)
+    np.fill_diagonal(L, 0.0)
+    xy, xx, yy = hsic(K, L), hsic(K, K), hsic(L, L)
+    floor = a.rtol
+    if xx <= floor * abs(kx) ** 2 / m**2 or yy <= floor * abs(ky) ** 2 / m**2:
+        warnings.warn(
+            "One representation is constant over the samples; CKA is undefined "
+            "there and is reported as 0.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return 0.0
+    return float(np.clip(xy / np.sqrt(xx * yy), -1.0, 1.0))
+
+
+class _Side:
+    """One representation's centred second moment, on its cheaper side.
+
+    ``kernel``: the centred ``H K H`` (``m x m``, host float64) of a wide
+    representation (``p > m``), from :func:`~skfeat._moments.sample_moments`;
+    ``data``: the centred columns (``m x q``, host float64, divided by a power
+    of two near their largest magnitude) of a narrow one.  ``norm`` is the
+    uncentred ``||X^T X||_F`` in the same units (for the constant test).
+    """
+
+    def __init__(self, kernel=None, data=None, norm=0.0, rtol=0.0):
+        self.kernel, self.data, self.norm, self.rtol = kernel, data, norm, rtol
+
+    @classmethod
+    def of(cls, A, name, *, kernel=False):
+        """Return the side of a validated ``A``; ``kernel=True`` forces the kernel."""
+        m, q = A.shape
+        rtol = spectrum_rtol(A.dtype, min(m, q))
+        if kernel or samples_side_is_smaller(m, q):
+            if samples_side_is_smaller(m, q):
+                K = to_host(sample_moments(A, name=name).gram)
+            else:
+                D = _host_scaled(A, name)
+                K = D @ D.T
+            row = K.mean(axis=1)
+            centred = K - row[:, None] - row[None, :] + row.mean()
+            return cls(kernel=centred, norm=float(np.linalg.norm(K)), rtol=rtol)
+        return cls.of_data(_host_scaled(A, name), rtol)
+
+    @classmethod
+    def of_data(cls, D, rtol):
+        """Return the side of host float64 columns ``D`` (centred here)."""
+        norm = float(np.linalg.norm(D.T @ D))
+        return cls(data=D - D.mean(axis=0), norm=norm, rtol=rtol)
+
+    def centred_norm(self):
+        """``||X~^T X~||_F = ||HKH||_F``."""
+        if self.kernel is not None:
+            return float(np.linalg.norm(self.kernel))
+        return float(np.linalg.norm(self.data.T @ self.data))
+
+    def inner(self, other):
+        """``||X~^T Z~||_F^2 = <HKH, HLH>_F`` with the other side."""
+        if self.kernel is None:
+            self, other = other, self
+        if self.kernel is None:
+            return float(np.linalg.norm(self.data.T @ other.data) ** 2)
+        if other.kernel is not None:
+            return float(np.sum(self.kernel * other.kernel))
+        return float(np.sum((self.kernel @ other.data) * other.data))
+
+
+def side_cka(a, b):
+    """Linear CKA of two :class:`_Side` s; 0 with a warning for a constant side."""
+    na, nb = a.centred_norm(), b.centred_norm()
+    if na <= a.rtol * max(a.norm, 1e-300) or nb <= b.rtol * max(b.norm, 1e-300):
+        warnings.warn(
+            "One representation is constant over the samples (its centred Gram "
+            "matrix is zero); CKA is undefined there and is reported as 0.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return 0.0
+    return float(np.clip(a.inner(b) / (na * nb), 0.0, 1.0))
+
+
+def _host_scaled(A, name):
+    """Host float64 ``A`` divided by a power of two near its largest magnitude."""
+    D = to_host(A)
+    top = float(np.max(np.abs(D))) if D.size else 0.0
+    if not math.isfinite(top):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return D / 2.0 ** round(math.log2(top)) if top > 0 else D
+
+
+def wide_cka_mf(Phi, F):
+    """CKA-MF of a wide ``Phi`` (``p > m``) from its ``m x m`` centred kernel.
+
+    ``P_F = Z Z^T`` with ``Z = F W`` an orthonormal basis of ``span(F)``
+    (rank-revealing, as :func:`cka_mf_from_grams`), so ``<HKH, H P_F H>`` is
+    ``tr(Z~^T HKH Z~)``: no ``p x p`` and no second ``m x m`` matrix.
+    """
+    Fh = _host_scaled(F, "outputs")
+    m, c = Fh.shape
+    W = span_basis(Fh.T @ Fh, span_rtol(F.dtype, m, c, exact=True))
+    features = _Side.of(Phi, "Phi")
+    if not W.shape[1]:
+        return 1.0 - side_cka(features, _Side.of_data(np.zeros((m, 1)), 0.0))
+    return 1.0 - side_cka(features, _Side.of_data(Fh @ W, features.rtol))
 
 
 class _RawBlocks(GramBlocks):
@@ -238,8 +385,9 @@ def cka_mf(Phi, outputs):
     The basis of ``span(F)`` is rank-revealing (numpy ``matrix_rank``'s rule on
     the singular values of ``F``, as for every span in skfeat).  Computed from
     the Gram matrix of ``[Phi | F]`` and its column sums, one pass over the
-    rows; never an
-    ``m x m`` array.
+    rows, never an ``m x m`` array -- or, for a layer wider than the sample
+    (``p > m``), from the ``m x m`` centred kernel of ``Phi`` (one pass over
+    its columns) and the basis of ``span(F)``, never a ``p x p`` array.
 
     References
     ----------
@@ -257,6 +405,8 @@ def cka_mf(Phi, outputs):
     0.0
     """
     Phi, F = _checked_pair(Phi, outputs)
+    if samples_side_is_smaller(*Phi.shape):
+        return wide_cka_mf(Phi, F)
     return cka_mf_from_grams(GramBlocks(Phi, F, name="Phi"))
 
 

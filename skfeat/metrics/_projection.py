@@ -3,6 +3,14 @@
 Spec section 2.  All four measures (``q_k``, ``Q(k)``, ``u_k``, ``U(k)``) come
 from the Gram matrix of ``[E | Y | F]`` accumulated in one pass over the rows
 (:class:`~skfeat.metrics._gram.GramBlocks`), then small float64 algebra.
+
+From features ``X`` and a fitted map ``E = X W`` (:func:`projections_of_features`)
+the side is chosen by :func:`skfeat._moments.samples_side_is_smaller`: for
+``p <= m`` one pass over ``[X | Y | F]`` (``E^T E = W^T (X^T X) W``: the
+eigenfunctions are never evaluated, and the same Gram gives CKA-MF); for a
+wide layer (``p > m``) ``E = X W`` (``m x k``) is evaluated and the Grams are
+those of ``[E | Y | F]``, CKA-MF coming from the ``m x m`` kernel of ``X``:
+never a matrix larger than ``min(p, m)^2 + k max(p, m)``.
 """
 
 import warnings
@@ -10,6 +18,7 @@ import warnings
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import validate_params
 
+from skfeat._moments import samples_side_is_smaller
 from skfeat.utils._array_api import from_host, is_dask, namespace_and_device
 from skfeat.utils._validation import check_matrix, check_same_length
 
@@ -104,16 +113,45 @@ def _measures(E, y=None, outputs=None, target_type="auto", center_target=False):
 def projections_of_features(
     X, coef, y=None, outputs=None, target_type="auto", center_target=False
 ):
-    """All projection measures of ``E = X @ coef`` from one pass over ``[X | Y | F]``.
+    """All projection measures of ``E = X @ coef``, on the cheaper side of ``X``.
 
-    ``coef`` (p x K, host float64) maps features to eigenfunctions, so
-    ``E^T E = coef^T (X^T X) coef`` and ``E^T Z = coef^T (X^T Z)``: the
-    eigenfunctions are never evaluated, and the same Gram gives CKA-MF of
-    ``X`` itself (the result's ``cka_mf``, with ``outputs``).  ``X`` must
-    already be validated.
+    ``coef`` (p x K, host float64) maps features to eigenfunctions.  For
+    ``p <= m``, one pass over ``[X | Y | F]``: ``E^T E = coef^T (X^T X) coef``
+    and ``E^T Z = coef^T (X^T Z)``, so the eigenfunctions are never
+    evaluated, and the same Gram gives CKA-MF of ``X`` itself (the result's
+    ``cka_mf``, with ``outputs``).  For ``p > m`` (a wide layer), ``E = X coef``
+    (``m x K``, in ``X``'s dtype, as ``transform``), one pass over
+    ``[E | Y | F]``, and CKA-MF from the ``m x m`` kernel of ``X``
+    (:func:`~skfeat.metrics._cka.wide_cka_mf`).  ``X`` must already be
+    validated.
     """
-    blocks, index = _blocks(X, y, outputs, target_type, center_target)
-    return projections_from_grams(GramBlocks(*blocks, name="X"), coef, index)
+    if not samples_side_is_smaller(*X.shape):
+        blocks, index = _blocks(X, y, outputs, target_type, center_target)
+        return projections_from_grams(GramBlocks(*blocks, name="X"), coef, index)
+    from ._cka import wide_cka_mf
+
+    E = _evaluated(X, coef)
+    blocks, index = _blocks(E, y, outputs, target_type, center_target)
+    grams = GramBlocks(*blocks, name="X")
+    result = _collect(grams, index, grams.block(0, 0), lambda z: grams.block(0, z))
+    if "outputs" in index:
+        result.cka_mf = wide_cka_mf(X, blocks[index["outputs"]])
+    return result
+
+
+def _evaluated(X, coef):
+    """``X @ coef`` where ``X`` lives, in its dtype (``coef`` is host float64)."""
+    if is_dask(X):
+        import dask.array as da
+
+        W = da.from_array(coef.astype(X.dtype), chunks=coef.shape)
+        return X.rechunk({1: -1}) @ W
+    xp, device = namespace_and_device(X)
+    W = from_host(coef, xp, device, X.dtype)
+    E = X @ W
+    if not bool(xp.all(xp.isfinite(E))):
+        raise ValueError("X contains NaN or infinity.")
+    return E
 
 
 def projections_from_grams(grams, coef, index):

@@ -609,12 +609,12 @@ def _second_moment(class_moments):
     Built as :meth:`FeatureSpectrum._moments_from_eigenpairs` builds one: the
     Gram in units of a power-of-two scale (the class moments' own).
     """
-    moments = Moments(with_sums=False, name="the layer's features")
-    moments.gram = class_moments._uncentred_gram()
-    moments.n_samples = class_moments.n_samples_
-    moments.widths = (class_moments.n_features_,)
-    moments._set_scales([class_moments._scale])
-    return moments
+    return Moments.from_gram(
+        class_moments._uncentred_gram(),
+        class_moments.n_samples_,
+        class_moments._scale,
+        name="the layer's features",
+    )
 
 
 class _RowKeeper:

@@ -34,6 +34,7 @@ from ._alignment import (
     neural_feature_matrix,
     weight_matrix,
 )
+from ._layers import is_linear_like
 
 __all__ = ["VirtualCovariance", "feature_learning_equation", "weight_gram"]
 
@@ -82,7 +83,7 @@ def weight_gram(model, layer=None):
 
 def _patches(inputs, module):
     """Layer inputs as rows: samples (x positions) by ``d_in``."""
-    if isinstance(module, torch.nn.Linear):
+    if is_linear_like(module):
         return inputs.reshape(-1, inputs.shape[-1])
     # Conv2d: the columns of unfold are the patches the weight matrix acts on.
     patches = torch.nn.functional.unfold(
@@ -189,10 +190,11 @@ class VirtualCovariance:
         modules = {}
         for name in names:
             module = find_layer(self.model, name)
-            if not isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
+            if not (is_linear_like(module) or isinstance(module, torch.nn.Conv2d)):
                 raise TypeError(
                     f"Layer {name!r} is a {type(module).__name__}; the virtual "
-                    "covariance is recorded for Linear and Conv2d layers."
+                    "covariance is recorded for Linear (or transformers' Conv1D) "
+                    "and Conv2d layers."
                 )
             if isinstance(module, torch.nn.Conv2d) and (
                 module.padding_mode != "zeros" or isinstance(module.padding, str)
