@@ -139,7 +139,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     Array API: with ``sklearn.set_config(array_api_dispatch=True)`` (and the
     environment variable ``SCIPY_ARRAY_API=1``), numpy, array-api-strict, torch
     and cupy inputs are processed where they live, the small eigenproblem
-    included (float64 on devices that have it); only scalars reach the host.
+    included (float64 on devices that have it; elsewhere a float32 solve
+    refined by one Rayleigh-Ritz step on the device); only the eigenvalues
+    reach the host, for the rank rule.
     Fitted attributes are in the input's namespace, device and dtype; float32
     in gives float32 out.
 
