@@ -231,3 +231,27 @@ def test_refined_solve_of_a_rank_deficient_gram(device_backend, monkeypatch):
     np.testing.assert_allclose(
         to_numpy(est.components_)[:6], ref.components_[:6], atol=1e-4
     )
+
+
+def test_device_without_eigh_solves_on_the_host(monkeypatch):
+    # MPS without its CPU fallback has no eigh: the p x p matrix is solved on
+    # the host in float64, and the results come back to the device.
+    torch = pytest.importorskip("torch")
+    import sklearn
+
+    import skfeat._spectrum as spectrum_module
+
+    def missing(*args, **kwargs):
+        raise NotImplementedError("eigh is not implemented for this device")
+
+    X = features()
+    ref = FeatureSpectrum().fit(X.astype(np.float64))
+    _without_float64(monkeypatch, spectrum_module)
+    monkeypatch.setattr(torch.linalg, "eigh", missing)
+    with sklearn.config_context(array_api_dispatch=True):
+        est = FeatureSpectrum().fit(torch.asarray(X))
+    assert isinstance(est.components_, torch.Tensor)
+    assert est.components_.dtype == torch.float32
+    np.testing.assert_allclose(
+        est.eigenvalues_.numpy(), ref.eigenvalues_, rtol=0, atol=1e-5
+    )
