@@ -4,6 +4,7 @@ Run by hand from the repository root::
 
     python benchmarks/bench_wide.py                 # n=2000, m=400, p=65536
     python benchmarks/bench_wide.py --p 16384       # a reduced size
+    python benchmarks/bench_wide.py --sections 1    # only the measures
 
 Every ratio compares timings measured in this same run (the machine may be
 noisy); peak extra memory is the largest traced allocation (``tracemalloc``,
@@ -148,11 +149,17 @@ def main():
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--dual-n", type=int, default=1000)
     parser.add_argument("--dual-p", type=int, default=8192)
+    parser.add_argument(
+        "--sections", default="123", help="which sections to run, e.g. 1 or 13"
+    )
     args = parser.parse_args()
-    bench_measures(args.n, args.m, args.p, args.k)
-    bench_dual(args.dual_n, args.dual_p)
-    with tempfile.TemporaryDirectory() as tmp:
-        bench_streaming(args.n, args.p, args.k, tmp)
+    if "1" in args.sections:
+        bench_measures(args.n, args.m, args.p, args.k)
+    if "2" in args.sections:
+        bench_dual(args.dual_n, args.dual_p)
+    if "3" in args.sections:
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_streaming(args.n, args.p, args.k, tmp)
 
 
 if __name__ == "__main__":

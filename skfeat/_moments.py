@@ -476,7 +476,8 @@ def sample_moments(X, chunk_rows=None, *, name="Input"):
     Parameters
     ----------
     X : array, sparse matrix or dask array of shape (m, p)
-        Data; a dask array may be chunked by rows or columns.
+        Data; a dask array may be chunked by rows or columns (it is
+        rechunked into blocks of whole columns, one task each).
     chunk_rows : int, default=None
         Columns of ``X`` per chunk.
     name : str, default="Input"
@@ -495,7 +496,15 @@ def sample_moments(X, chunk_rows=None, *, name="Input"):
     >>> sample_moments(X).gram.tolist()
     [[5.0, 14.0], [14.0, 50.0]]
     """
-    Xt = X.T.tocsr() if sp.issparse(X) else X.T
+    if sp.issparse(X):
+        Xt = X.T.tocsr()
+    elif is_dask(X):
+        # Blocks of whole columns of X (rows of X^T), about 16 Mi elements
+        # each: a dask array chunked by rows would otherwise be one task.
+        columns = chunk_rows or max(1, 4 * CHUNK_ELEMENTS // max(X.shape[0], 1))
+        Xt = X.T.rechunk({0: columns, 1: -1})
+    else:
+        Xt = X.T
     return Moments(chunk_rows, with_sums=False, name=name).update(Xt)
 
 

@@ -97,7 +97,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Extra sketch columns for ``solver="randomized"``.
     n_iter : int, default=4
         Power iterations for ``solver="randomized"`` (the data is read
-        ``n_iter + 1`` times).
+        ``n_iter + 1`` times, by ``fit`` and by
+        :func:`~skfeat.fit_from_batches`; ``partial_fit`` reads each chunk
+        once, a single-pass sketch, and does not use it).
     random_state : int, RandomState instance or None, default=None
         Seed of the random sketch for ``solver="randomized"``.
 
@@ -548,7 +550,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Quality score: share of the target space captured by ``r`` eigenfunctions.
 
         ``Q(r) / r`` with ``r`` the number of target dimensions (``C`` classes
-        for one-hot labels), in ``[0, 1]``, greater is better; the same value
+        for one-hot labels), in ``[0, 1]``, greater is better; for real-valued
+        targets ``Q(r + 1) / r`` (the near-constant first eigenfunction carries
+        none of a centred target, see :ref:`target_type <target_type>`); the same value
         as the ``"quality"`` scorer of :func:`skfeat.metrics.get_scorer`, so
         model selection on a pipeline ending in this estimator works with
         ``scoring=None``.
@@ -567,7 +571,8 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         score : float
-            ``Q(min(r, n_components_)) / r``.
+            ``Q(min(r, n_components_)) / r`` (classes) or
+            ``Q(min(r + 1, n_components_)) / r`` (values).
         """
         if y is None:
             raise ValueError(
@@ -578,7 +583,9 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         result = self.projection_measures(
             X, y, target_type=target_type, center_target=center_target
         )
-        return score_at(result.cumulative_quality, result.target_rank)
+        return score_at(
+            result.cumulative_quality, result.target_rank, None, result.target_type
+        )
 
     # -- internals ---------------------------------------------------------
 
@@ -820,8 +827,15 @@ def _signed(V):
 
 
 def _like(array, X, xp, device):
-    """Return a small result in ``X``'s namespace, device and dtype."""
+    """Return a small result in ``X``'s namespace, device and dtype.
+
+    A numpy result for numpy data is copied at most once (``from_host``
+    makes it contiguous, then casts: two copies of a ``p x n`` block of
+    eigenvectors on the dual route).
+    """
     if isinstance(array, np.ndarray):
+        if is_numpy_namespace(xp):
+            return np.ascontiguousarray(array, dtype=X.dtype)
         return from_host(array, xp, device, X.dtype)
     return xp.astype(array, X.dtype)
 

@@ -69,9 +69,9 @@ def fit_from_batches(batches, spectrum=None, *, batch_size=None):
           ``batch_size`` rows;
         - a callable taking no argument that returns a fresh iterable of
           batches on every call (e.g. ``lambda: extractor_batches(loader)``);
-        - an iterable (any object but an iterator, e.g. a list, a tuple or a
-          torch ``DataLoader``): iterated anew, ``iter(batches)``, for each
-          pass;
+        - an iterable that is not an iterator (a list, a tuple, any object
+          whose ``__iter__`` starts over): iterated anew, ``iter(batches)``,
+          for each pass;
         - an iterator (a generator, ``iter(...)``): read once, so only for a
           single pass (the Gram route, or ``n_iter=0``); with more passes it
           is refused with a ValueError before anything is read.
@@ -177,7 +177,7 @@ def _passes(batches, batch_size, n_passes):
             f"solver='randomized' with n_iter={n_passes - 1} reads the batches "
             f"{n_passes} times, but they come from a one-shot iterator (a "
             "generator): pass a 2-D array or memmap, a list, an iterable that "
-            "can be iterated again (a DataLoader), or a callable returning a "
+            "can be iterated again, or a callable returning a "
             "fresh iterable; or n_iter=0 for a single-pass sketch."
         )
     used = []

@@ -194,3 +194,17 @@ def linearity(H, Y):
     Y = Y - Y.mean(axis=0)
     P = H @ np.linalg.pinv(H)  # n x n projector: fine on a test-sized sample
     return 1 - np.sum((Y - P @ Y) ** 2) / np.sum(Y**2)
+
+
+# -- regression (target_type="values") ----------------------------------------------
+
+
+def r2(Y, F):
+    """R^2 of predictions F for targets Y, each column, averaged uniformly."""
+    Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+    F = np.asarray(F, dtype=np.float64).reshape(len(F), -1)
+    scores = [
+        1 - np.sum((Y[:, j] - F[:, j]) ** 2) / np.sum((Y[:, j] - Y[:, j].mean()) ** 2)
+        for j in range(Y.shape[1])
+    ]
+    return float(np.mean(scores))

@@ -89,6 +89,26 @@ def test_gallery_example_spectrum_trained_vs_frozen_runs(monkeypatch):
     plt.close("all")
 
 
+def test_gallery_example_regression_sgd_vs_frozen_runs(monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.setattr(plt, "show", lambda *args, **kwargs: None)
+    plt.close("all")
+    namespace = runpy.run_path(
+        os.path.join(ROOT, "examples", "plot_regression_sgd_vs_frozen.py"),
+        run_name="__main__",
+    )
+    assert len(plt.get_fignums()) == 2
+    sgd, frozen = namespace["records"]["SGD"], namespace["records"]["frozen"]
+    # Regression records: R^2, t = 1, Q read at t + 1, no class-only columns.
+    for record in (sgd, frozen):
+        assert record["target_type"] == "values" and record["n_targets"] == 1
+        assert "nc1" not in record and "test_accuracy" not in record
+        assert record["quality_at_C"] == record["cumulative_quality"][1]
+    assert sgd["test_r2"] > frozen["test_r2"]
+    assert sgd["quality_at_C"] > frozen["quality_at_C"]
+    plt.close("all")
+
+
 def _readme_block(heading):
     """The first ```python block after ``heading`` in the README."""
     text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()

@@ -363,9 +363,9 @@ def test_sparse_input():
 def test_single_class_is_an_error():
     H, _ = blobs()
     with pytest.raises(ValueError, match="at least 2 classes"):
-        within_class_compression(H, np.zeros(len(H)))
+        within_class_compression(H, np.zeros(len(H), dtype=int))
     with pytest.raises(ValueError, match="at least 2 classes"):
-        neural_collapse(H, np.zeros(len(H)))
+        neural_collapse(H, np.zeros(len(H)), target_type="classes")
 
 
 def test_class_with_one_sample_has_zero_spread():
@@ -387,7 +387,7 @@ def test_class_with_one_sample_has_zero_spread():
         (np.zeros((0, 3)), [], ValueError, "empty"),
         (np.array([["a", "b"], ["c", "d"]]), [0, 1], TypeError, "real numbers"),
         (np.ones(4), [0, 1, 0, 1], ValueError, "2-D"),
-        (np.ones((2, 2)), [[0, 1], [1, 0]], ValueError, "1-D"),
+        (np.ones((2, 2)), [[0, 1], [1, 0]], ValueError, "class labels"),
     ],
 )
 def test_bad_input(H, y, error, match):

@@ -39,7 +39,8 @@ def test_layerwise_report_columns_and_values():
     report = layerwise_report(StandIn(), train, y[:60], test, y[60:], as_frame=True)
     assert isinstance(report, pd.DataFrame)
     assert list(report.columns) == [
-        "layer", "depth", "n_features", "n_targets", "rank", "D_lambda",
+        "layer", "depth", "n_features", "n_targets", "target_type", "rank",
+        "D_lambda",
         "quality_at_C", "D_q", "compression", "discrimination",
         "numerical_rank", "nc1", "target_linearity",
     ]  # fmt: skip

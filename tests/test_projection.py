@@ -125,6 +125,7 @@ def test_projection_measures_equal_separate_functions(data):
         "feature_quality",
         "cumulative_quality",
         "target_rank",
+        "target_type",
     }
 
 

@@ -59,7 +59,7 @@ def test_record_matches_naive_float64_reference(n_components):
     assert record["D_u"] == pytest.approx(hill(u), rel=1e-8)
     assert record["cka_mf"] == pytest.approx(cka, abs=1e-10)
     assert record["regime"] == ("MF" if cka <= 0.1 else "EF")
-    assert set(record) == {"n_features", "n_targets", *SCALARS, *CURVES}
+    assert set(record) == {"n_features", "n_targets", "target_type", *SCALARS, *CURVES}
     for key in CURVES:
         assert isinstance(record[key], np.ndarray)
         assert record[key].dtype == np.float64
@@ -148,6 +148,7 @@ def test_without_outputs_leaves_the_utility_measures_out():
     assert set(record) == {
         "n_features",
         "n_targets",
+        "target_type",
         "rank",
         "D_lambda",
         "quality_at_C",

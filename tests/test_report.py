@@ -325,14 +325,16 @@ def test_report_with_regression_targets(tmp_path):
     y_test = Phi_test @ [1.0, -2.0, 0.0, 0.5]
     path = save_run(tmp_path / "reg", Phi_train, Phi_test, y_train, y_test)
     text = open(write_report(path, tmp_path / "out"), encoding="utf-8").read()
-    # One real-valued target: C = 1, and it lies in the span of the features,
-    # so Q reaches 1 once the span is complete; Q(1) equals a naive computation.
-    assert "C = 1." in text
+    # One real-valued target: C = t = 1, read at t + 1 = 2 eigenfunctions (the
+    # report says so); Q(2) equals a naive computation.
+    assert "C = t = 1 target column, Q(C) and U(C) read at t + 1 = 2" in text
     _, s, Vt = np.linalg.svd(Phi_train, full_matrices=False)
     E = Phi_test @ Vt.T / (s / np.sqrt(50))
     row = next(line for line in text.splitlines() if line.startswith("| Phi"))
-    quality_at_1 = naive_cumulative(E, y_test[:, None])[0]
-    assert row.split("|")[5].strip() == f"{quality_at_1:.3g}"
+    quality_at_2 = naive_cumulative(E, y_test[:, None])[1]
+    assert row.split("|")[5].strip() == f"{quality_at_2:.3g}"
+    # Target linearity of the real targets (exactly linear here), no NC1.
+    assert " TL |" in text and "| NC1 |" not in text
 
 
 def test_n_components_option_limits_the_held_out_measures(tmp_path):

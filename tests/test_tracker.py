@@ -143,7 +143,7 @@ def test_history_frame_and_plot():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"y_train": np.zeros(60)}, "one class"),
+        ({"y_train": np.zeros(60, dtype=int)}, "one class"),
         ({"y_test": np.zeros((30, 2))}, "1-D"),
         ({"every": 0}, "every"),
     ],
@@ -333,3 +333,137 @@ def test_tokens_as_samples_repeat_labels_and_outputs():
     )
     (record,) = tracker.update(Seq(), epoch=0)
     assert record["n_features"] == 6 and np.isfinite(record["quality_at_C"])
+
+
+# -- issue 18: regression targets ----------------------------------------------
+
+
+def _regression_data(t=1, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(90, 6)).astype(np.float32)
+    Y = X[:, :t] * 2.0 + 0.5 + 0.1 * rng.normal(size=(90, t))
+    return X[:60], Y[:60], X[60:], Y[60:]
+
+
+@pytest.mark.parametrize("t", [1, 2])
+def test_regression_records_r2_t_and_quality_at_t_plus_one(t):
+    from _naive import cumulative_projection, r2, spectrum
+
+    X_train, Y_train, X_test, Y_test = _regression_data(t)
+    y_train, y_test = (Y_train[:, 0], Y_test[:, 0]) if t == 1 else (Y_train, Y_test)
+    net = _net(classes=t)
+    tracker = FeatureTracker(X_train, y_train, X_test, y_test, geometry=True)
+    (record,) = tracker.update(net, 0)
+    assert tracker.target_type_ == "values" and not hasattr(tracker, "classes_")
+    assert record["target_type"] == "values" and record["n_targets"] == t
+    assert "train_accuracy" not in record and "nc1" not in record
+    with torch.no_grad():
+        Phi_train = net[:4](torch.from_numpy(X_train)).double().numpy()
+        Phi_test = net[:4](torch.from_numpy(X_test)).double().numpy()
+        F_train = net(torch.from_numpy(X_train)).double().numpy()
+        F_test = net(torch.from_numpy(X_test)).double().numpy()
+    assert record["train_r2"] == pytest.approx(r2(Y_train, F_train), rel=1e-5)
+    assert record["test_r2"] == pytest.approx(r2(Y_test, F_test), rel=1e-5)
+    lam, V = spectrum(Phi_train, rtol=np.finfo(np.float32).eps)
+    Q = cumulative_projection(Phi_test @ V / np.sqrt(lam), Y_test)
+    assert record["quality_at_C"] == pytest.approx(Q[t], abs=1e-4)
+    assert 0 <= record["target_linearity"] <= 1
+    frame = tracker.to_frame()
+    assert {"train_r2", "test_r2", "target_type"} <= set(frame.columns)
+
+
+def test_regression_targets_from_loaders_and_told_target_type():
+    X_train, Y_train, X_test, Y_test = _regression_data(2)
+    data = torch.utils.data
+    train = data.DataLoader(
+        data.TensorDataset(torch.from_numpy(X_train), torch.from_numpy(Y_train)),
+        batch_size=16,
+        shuffle=True,
+    )
+    test = data.DataLoader(
+        data.TensorDataset(torch.from_numpy(X_test), torch.from_numpy(Y_test)),
+        batch_size=16,
+    )
+    reference = FeatureTracker(X_train, Y_train, X_test, Y_test)
+    (expected,) = reference.update(_net(classes=2), 0)
+    tracker = FeatureTracker(train, None, test, None)
+    (record,) = tracker.update(_net(classes=2), 0)
+    assert tracker.target_type_ == "values" and record["n_targets"] == 2
+    for key in ("quality_at_C", "test_r2", "train_r2", "cka_mf"):
+        assert record[key] == pytest.approx(expected[key], rel=1e-4, abs=1e-6), key
+    # Whole-number float targets: a warning under "auto", none when told.
+    whole_train, whole_test = np.round(Y_train[:, 0]), np.round(Y_test[:, 0])
+    with pytest.warns(UserWarning, match="whole numbers"):
+        FeatureTracker(X_train, whole_train, X_test, whole_train[: len(X_test)])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        told = FeatureTracker(
+            X_train, whole_train, X_test, whole_test, target_type="values"
+        )
+        (record,) = told.update(_net(classes=1), 0)
+    assert record["target_type"] == "values" and np.isfinite(record["test_r2"])
+    with pytest.raises(ValueError, match="target_type"):
+        FeatureTracker(X_train, whole_train, X_test, whole_test, target_type="real")
+    with pytest.raises(ValueError, match="2 columns but the test targets 1"):
+        FeatureTracker(X_train, Y_train, X_test, Y_test[:, :1])
+
+
+def test_module_errors_reach_the_tracker():
+    class SharedRelu(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = nn.Linear(6, 6), nn.Linear(6, 6)
+            self.relu, self.head = nn.ReLU(), nn.Linear(6, 3)
+
+        def forward(self, x):
+            return self.head(self.relu(self.fc2(self.relu(self.fc1(x)))))
+
+    X_train, y_train, X_test, y_test = _data()
+    tracker = FeatureTracker(X_train, y_train, X_test, y_test, layers="relu")
+    with pytest.raises(ValueError, match=r"runs 2 times.*'<that layer>:input'"):
+        tracker.update(SharedRelu(), 0)
+    assert tracker.history == []
+
+    class SequenceFirst(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn, self.head = nn.LSTM(6, 8), nn.Linear(8, 3)
+
+        def forward(self, x):
+            out, _ = self.rnn(x)
+            return self.head(out[:, -1])
+
+    seq = np.repeat(X_train[:, None, :], 4, axis=1)
+    tracker = FeatureTracker(seq, y_train, seq, y_train, layers="rnn")
+    with pytest.raises(
+        ValueError, match="LSTM with batch_first=False.*batch_first=True"
+    ):
+        tracker.update(SequenceFirst(), 0)
+
+
+def test_wide_layer_randomized_spectrum_and_sample_side_geometry():
+    from _naive import geometry, linearity, target_matrix
+
+    from skfeat import FeatureSpectrum
+
+    X_train, y_train, X_test, y_test = _data()
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 100), nn.ReLU(), nn.Linear(100, 3))
+    spectrum = FeatureSpectrum(n_components=5, solver="randomized", random_state=0)
+    tracker = FeatureTracker(
+        X_train, y_train, X_test, y_test, layers="1", spectrum=spectrum,
+        geometry=True,
+    )  # fmt: skip
+    (record,) = tracker.update(net, 0)
+    assert record["n_features"] == 100 > len(X_train)  # p > n: the n x n side
+    assert record["quality"].shape == (5,)
+    with torch.no_grad():
+        H = net[:2](torch.from_numpy(X_train)).double().numpy()
+    naive = geometry(H, y_train)
+    for key in ("compression", "discrimination", "nc1"):
+        assert record[key] == pytest.approx(naive[key], rel=1e-5), key
+    assert record["target_linearity"] == pytest.approx(
+        linearity(H, target_matrix(y_train)), rel=1e-5
+    )

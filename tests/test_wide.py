@@ -16,6 +16,7 @@ from _naive import (
     debiased_linear_cka,
     eigenfunctions,
     feature_projection,
+    linearity,
     projector,
     spectrum,
     target_matrix,
@@ -23,7 +24,13 @@ from _naive import (
 
 from skfeat import FeatureSpectrum
 from skfeat._moments import sample_moments, samples_side_is_smaller
-from skfeat.metrics import cka_mf, feature_regime, linear_cka, projection_measures
+from skfeat.metrics import (
+    cka_mf,
+    feature_regime,
+    linear_cka,
+    projection_measures,
+    target_linearity,
+)
 
 # float32 inputs: products rounded to eps32 relative, summed in float64.
 TOL = {np.float64: 1e-10, np.float32: 2e-5}
@@ -108,6 +115,20 @@ def test_sample_moments_is_the_kernel():
     big = sample_moments(X.astype(np.float64) * 1e200)  # squares beyond float64
     np.testing.assert_allclose(
         big.gram * (big.scales[0] / 1e200) ** 2, X.astype(float) @ X.T, rtol=1e-5
+    )
+
+
+def test_sample_moments_of_dask_by_column_blocks():
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(30, 500))
+    Xd = da.from_array(X, chunks=(10, 500))  # chunked by rows
+    moments = sample_moments(Xd, chunk_rows=120)
+    np.testing.assert_allclose(moments.host_gram(), X @ X.T, rtol=1e-12)
+    assert cka_mf(Xd, X[:, :2]) == pytest.approx(cka_mf(X, X[:, :2]), abs=1e-12)
+    dual = FeatureSpectrum(4, solver="dual")
+    np.testing.assert_allclose(
+        dual.fit(Xd).eigenvalues_, dual.fit(X).eigenvalues_, rtol=1e-10
     )
 
 
@@ -398,3 +419,92 @@ def test_streamed_randomized_on_torch_and_dask_match_numpy():
         assert isinstance(est.components_, torch.Tensor)
     np.testing.assert_allclose(got.eigenvalues_, expected.eigenvalues_, rtol=1e-10)
     np.testing.assert_allclose(est.eigenvalues_, one_pass.eigenvalues_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e150, 1e-150, 1e-200])
+def test_wide_measures_of_extreme_magnitudes(scale):
+    # Squares beyond float64 (1e200), squares in range but their sums of
+    # squares not (1e150), and the same below: the sample side is rescaled.
+    _, X, labels, F = layer(300)
+    est = FeatureSpectrum(5).fit(X)
+    expected = est.projection_measures(X, labels, outputs=F)
+    assert cka_mf(X * scale, F) == pytest.approx(cka_mf(X, F), abs=1e-12)
+    assert linear_cka(X * scale, X**2) == pytest.approx(linear_cka(X, X**2), abs=1e-12)
+    assert linear_cka(X * scale, F, debiased=True) == pytest.approx(
+        linear_cka(X, F, debiased=True), abs=1e-12
+    )
+    if scale in (1e200, 1e-200):
+        return  # eigenvalues beyond float64: the spectrum refuses to fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = (
+            FeatureSpectrum(5)
+            .fit(X * scale)
+            .projection_measures(X * scale, labels, outputs=F)
+        )
+    np.testing.assert_allclose(
+        got.cumulative_quality, expected.cumulative_quality, atol=1e-10
+    )
+    assert got.cka_mf == pytest.approx(expected.cka_mf, abs=1e-12)
+
+
+@pytest.mark.parametrize(("p", "dtype"), CASES)
+def test_target_linearity_on_both_sides(p, dtype):
+    rng = np.random.default_rng(10)
+    # Well-conditioned features (the naive pinv counts float32 rounding as
+    # rank, skfeat's rule does not): p = 300 > m has rank m, so TL = 1.
+    _, X, labels, _ = layer(p, dtype=dtype)
+    signal = target_matrix(labels) @ rng.normal(size=(3, p))
+    H = (signal + rng.normal(size=(len(X), p))).astype(dtype)
+    values = H[:, :2].astype(float) @ rng.normal(size=(2, 2)) + rng.normal(
+        size=(len(X), 2)
+    )
+    tol = TOL[dtype] * 10
+    assert target_linearity(H, labels) == pytest.approx(
+        linearity(H, target_matrix(labels)), abs=tol
+    )
+    assert target_linearity(H, values, target_type="values") == pytest.approx(
+        linearity(H, values), abs=tol
+    )
+    # A rank-deficient wide H (rank 5 < m): the sample side keeps 5 directions.
+    # (float64: the naive pinv would count float32 rounding as rank.)
+    low = rng.normal(size=(len(X), 5)) @ rng.normal(size=(5, 200))
+    assert target_linearity(low, labels) == pytest.approx(
+        linearity(low, target_matrix(labels)), abs=tol
+    )
+    with pytest.raises(ValueError, match="constant|single class"):
+        target_linearity(low, np.ones(len(X)), target_type="values")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_score_of_few_eigenfunctions_evaluates_them(dtype):
+    # p <= m, but k <= p / 4 and no outputs: E = X W (m x k), not X^T X.
+    train, X, labels, F = layer(200, m=300, n=400, dtype=dtype)
+    est = FeatureSpectrum(10, solver="randomized", random_state=0).fit(train)
+    E = eigenfunctions(
+        X, np.asarray(est.eigenvalues_, float), np.asarray(est.components_, float).T
+    )
+    Y = target_matrix(labels)
+    tol = TOL[dtype]
+    np.testing.assert_allclose(
+        est.quality(X, labels), cumulative_projection(E, Y), atol=tol
+    )
+    assert est.score(X, labels) == pytest.approx(
+        cumulative_projection(E, Y)[2] / 3, abs=tol
+    )
+    # With outputs the one pass over [X | Y | F] is kept: the same values.
+    both = est.projection_measures(X, labels, outputs=F)
+    np.testing.assert_allclose(
+        both.cumulative_quality, est.quality(X, labels), atol=tol
+    )
+    rng = np.random.default_rng(11)
+    m, p = 3000, 2500  # p x p float64: 50 MB; X: 30 MB float32
+    X = rng.standard_normal((m, p), dtype=np.float32)
+    labels = rng.integers(0, 3, size=m)
+    est = FeatureSpectrum(5, solver="randomized", random_state=0).fit(X[:500])
+    est.score(X[:100], labels[:100])  # warm-up
+    tracemalloc.start()
+    est.score(X, labels)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 * p * p / 4

@@ -30,6 +30,14 @@ def add_arguments(parser):
         "taken (default: all); use the same K << number of test samples to "
         "compare runs",
     )
+    parser.add_argument(
+        "--target-type",
+        choices=("auto", "classes", "values"),
+        default="auto",
+        help="how y_train / y_test are read: class labels, real regression "
+        "targets, or decided from y_train (default: auto; whole-number floats "
+        "are read as labels with a warning)",
+    )
 
 
 def _positive_int(text):
@@ -51,7 +59,9 @@ def run(args):
 
     spectrum = FeatureSpectrum(n_components=args.n_components)
     try:
-        path = write_report(args.run, args.out, spectrum=spectrum)
+        path = write_report(
+            args.run, args.out, spectrum=spectrum, target_type=args.target_type
+        )
     except (ValueError, TypeError, OSError) as exc:
         return fail("report", exc)
     print(f"wrote {path}")

@@ -4,6 +4,8 @@ from numbers import Real
 
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
+from skfeat.metrics._targets import TARGET_TYPE_CONSTRAINT, resolve_target_type
+
 from ._record import feature_record
 from ._tables import as_table
 
@@ -20,6 +22,7 @@ __all__ = ["layerwise_report"]
         "spectrum": [HasMethods(["fit", "projection_measures"]), None],
         "rank_share": [Interval(Real, 0, 1, closed="right")],
         "as_frame": ["boolean"],
+        "target_type": TARGET_TYPE_CONSTRAINT,
     },
     prefer_skip_nested_validation=True,
 )
@@ -33,6 +36,7 @@ def layerwise_report(
     spectrum=None,
     rank_share=0.95,
     as_frame=False,
+    target_type="auto",
 ):
     """Geometry and spectrum measures of every layer of a network, as a table.
 
@@ -44,6 +48,13 @@ def layerwise_report(
     target linearity) and the spectrum fitted on the training features with
     its held-out quality ``Q(C)``, as in every other table of skfeat.
 
+    With real-valued targets (``target_type="values"``, or ``"auto"`` on
+    fractional floats or several columns) the rows hold the spectrum
+    measures (``C`` is the target dimension ``t``, ``Q`` read at ``t + 1``),
+    the numerical rank and the target linearity of the real targets; the
+    class-only columns (compression, discrimination, NC1) are left out of
+    the records (NaN in a frame), never reported as 0.
+
     Parameters
     ----------
     extractor : object
@@ -51,12 +62,12 @@ def layerwise_report(
         layers in depth order, e.g. :class:`skfeat.torch.FeatureExtractor`.
     X_train : object
         Training inputs of the network, passed unchanged to ``extract``.
-    y_train : array-like of shape (n_train,)
-        Training class labels (at least 2 classes).
+    y_train : array-like of shape (n_train,) or (n_train, t)
+        Training class labels (at least 2 classes) or real-valued targets.
     X_test : object
         Held-out inputs, passed unchanged to ``extract``.
-    y_test : array-like of shape (n_test,)
-        Held-out class labels.
+    y_test : array-like of shape (n_test,) or (n_test, t)
+        Held-out class labels or targets.
     spectrum : FeatureSpectrum, default=None
         Template of the spectrum fitted per layer (see :func:`feature_record`).
     rank_share : float, default=0.95
@@ -64,6 +75,10 @@ def layerwise_report(
     as_frame : bool, default=False
         Return a :class:`pandas.DataFrame` (needs pandas, which the ``torch``
         extra installs) instead of a list of records.
+    target_type : {"auto", "classes", "values"}, default="auto"
+        How ``y_train`` and ``y_test`` are read (see
+        :ref:`target_type <target_type>`); ``"auto"`` decides from
+        ``y_train``.
 
     Returns
     -------
@@ -101,6 +116,7 @@ def layerwise_report(
     >>> report[0]["compression"] == report[1]["compression"]
     True
     """
+    _, kind = resolve_target_type(y_train, target_type, "y_train")
     train = extractor.extract(X_train)
     test = extractor.extract(X_test)
     if not train:
@@ -114,6 +130,7 @@ def layerwise_report(
             y_train=y_train,
             spectrum=spectrum,
             rank_share=rank_share,
+            target_type=kind,
         )
         rows.append({"layer": layer, "depth": depth, **record})
     return as_table(rows, as_frame=as_frame, curves=False)

@@ -3,7 +3,7 @@
 import os
 
 import numpy as np
-from sklearn.utils._param_validation import HasMethods
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from skfeat.metrics._records import COLUMNS
 from skfeat.metrics._targets import resolve_target_type
@@ -31,15 +31,17 @@ REPORT_COLUMNS = (
 )
 
 
-def write_report(run, out_dir, *, title=None, spectrum=None):
+def write_report(run, out_dir, *, title=None, spectrum=None, target_type="auto"):
     """Measure a run and write ``report.md`` and PNG plots to ``out_dir``.
 
     For the top layer (``Phi_*``) and every extra layer, the record of
     :func:`feature_record`: the spectrum fitted on the training features
     (``rank``, ``D_lambda``), the measures of the test sample (``Q(C)``,
     ``D_q`` and, when the outputs are given, ``U(C)``, ``D_u``, CKA-MF and the
-    regime) and, for class labels, the geometry of the training features
-    (compression, NC1, target linearity) -- the same record as
+    regime) and the geometry of the training features (for class labels
+    compression, NC1 and target linearity; for regression targets the target
+    linearity, ``C`` being the target dimension ``t`` and ``Q``, ``U`` read at
+    ``t + 1``) -- the same record as
     :class:`skfeat.torch.FeatureTracker`'s.  The plots are ``spectrum.png``
     (every layer's spectrum), ``projection.png`` (``Q(k)`` and ``U(k)`` of the
     top layer) and, with extra layers, ``layers.png`` (measures against depth);
@@ -59,6 +61,10 @@ def write_report(run, out_dir, *, title=None, spectrum=None):
         e.g. ``FeatureSpectrum(n_components=K)`` to take the held-out measures
         over the same ``K`` much smaller than the test sample for every run
         (``skfeat demo`` uses ``m // 10``).
+    target_type : {"auto", "classes", "values"}, default="auto"
+        How the run's ``y_train`` and ``y_test`` are read (see
+        :ref:`target_type <target_type>`); ``"auto"`` decides from
+        ``y_train``.
 
     Returns
     -------
@@ -85,6 +91,10 @@ def write_report(run, out_dir, *, title=None, spectrum=None):
     """
     if spectrum is not None and not HasMethods(["fit"]).is_satisfied_by(spectrum):
         raise TypeError(f"spectrum must be a FeatureSpectrum; got {spectrum!r}.")
+    if not StrOptions({"auto", "classes", "values"}).is_satisfied_by(target_type):
+        raise ValueError(
+            f"target_type must be 'auto', 'classes' or 'values'; got {target_type!r}."
+        )
     if isinstance(run, dict):
         title = "run" if title is None else title
         run = run_from_dict(run)
@@ -93,7 +103,7 @@ def write_report(run, out_dir, *, title=None, spectrum=None):
         run = load_run(run)
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    _, kind = resolve_target_type(run["y_train"])
+    _, kind = resolve_target_type(run["y_train"], target_type, "y_train")
     # Extra layers in file order (input side first), the main feature map last.
     layers = dict(run["layers"])
     layers[MAIN_LAYER] = (run["Phi_train"], run["Phi_test"])
@@ -106,8 +116,9 @@ def write_report(run, out_dir, *, title=None, spectrum=None):
                 Phi_test,
                 run["y_test"],
                 run["outputs_test"],
-                y_train=run["y_train"] if kind == "classes" else None,
+                y_train=run["y_train"],
                 spectrum=spectrum,
+                target_type=kind,
             ),
         }
         for depth, (name, (Phi_train, Phi_test)) in enumerate(layers.items(), 1)
@@ -175,9 +186,9 @@ def _markdown(title, run, records, plots):
         f"# skfeat report: {title}",
         "",
         f"{n} training samples, {m} test samples, {p} features, "
-        f"C = {records[0]['n_targets']}.  The spectrum (and the geometry) is "
-        "fitted on the training features; the other measures are evaluated on "
-        "the test sample.",
+        + _targets_line(records[0])
+        + "  The spectrum (and the geometry) is fitted on the training "
+        "features; the other measures are evaluated on the test sample.",
         "",
         "| layer | features | " + " | ".join(COLUMNS[c].title for c in columns) + " |",
         "|---|---:|" + "---:|" * len(columns),
@@ -202,6 +213,19 @@ def _markdown(title, run, records, plots):
     else:
         lines += ["", "(No plots: install matplotlib, the `plot` extra.)"]
     return lines
+
+
+def _targets_line(record):
+    """Say what ``C`` is in this report: classes, or regression targets."""
+    if record["target_type"] == "values":
+        t = record["n_targets"]
+        return (
+            f"regression targets: C = t = {t} target column{'s' * (t > 1)}, "
+            f"Q(C) and U(C) read at t + 1 = {t + 1} eigenfunctions (the "
+            "near-constant first one carries none of a centred target); the "
+            "class-only measures (compression, NC1) do not apply."
+        )
+    return f"C = {record['n_targets']} classes."
 
 
 def _cell(value):

@@ -29,12 +29,13 @@ from dataclasses import asdict, dataclass
 from numbers import Real
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from skfeat._moments import Moments
 from skfeat.utils._array_api import from_host, is_dask, namespace_and_device, to_host
-from skfeat.utils._rank import EPS64, dtype_eps, span_rtol
+from skfeat.utils._rank import EPS64, dtype_eps, span_rtol, spectrum_rtol
 from skfeat.utils._rows import iter_row_blocks
 from skfeat.utils._validation import (
     check_labels,
@@ -45,6 +46,7 @@ from skfeat.utils._validation import (
 )
 
 from ._gram import linearity_from_moments
+from ._targets import TARGET_TYPE_CONSTRAINT, class_labels
 
 __all__ = [
     "ClassMoments",
@@ -151,6 +153,13 @@ class ClassMoments:
         """
         H = check_matrix(H, "H")
         y = check_labels(y)
+        if y.dtype.kind == "f" and not np.all(y == np.round(y)):
+            raise ValueError(
+                "y holds fractional values: ClassMoments measures class geometry "
+                "and needs class labels, not real-valued targets "
+                "(target_type='values'); for regression targets use "
+                "target_linearity(H, y, target_type='values')."
+            )
         check_n_samples(y, H.shape[0], "y")
         p = H.shape[1]
         if self._scatter is not None and p != self.n_features_:
@@ -855,14 +864,9 @@ def _cdnv(means, variances):
     return float(np.mean((variances[i] + variances[j]) / (2 * dist)))
 
 
-def _moments_of(H, y):
+def _moments_of(H, y, target_type="auto", what="This measure"):
     """Class moments of ``H`` for class labels ``y`` (continuous ``y`` refused)."""
-    labels = check_labels(y)
-    if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
-        raise ValueError(
-            "y holds fractional values: these measures of class geometry need "
-            "class labels, not regression targets."
-        )
+    labels = class_labels(y, target_type, what=what)
     moments = ClassMoments().update(H, labels)
     if moments.classes_.size == moments.n_samples_:
         raise ValueError(
@@ -873,11 +877,15 @@ def _moments_of(H, y):
     return moments
 
 
-_HY = {"H": ["array-like", "sparse matrix"], "y": ["array-like"]}
+_HY = {
+    "H": ["array-like", "sparse matrix"],
+    "y": ["array-like"],
+    "target_type": TARGET_TYPE_CONSTRAINT,
+}
 
 
 @validate_params(_HY, prefer_skip_nested_validation=True)
-def within_class_compression(H, y):
+def within_class_compression(H, y, *, target_type="auto"):
     """Within-class compression ``tr(Sigma_W) / tr(Sigma_B)`` of a layer.
 
     With class means ``mu_k`` and global mean ``mu_G`` (the mean of all
@@ -893,6 +901,10 @@ def within_class_compression(H, y):
         Features of one layer (numpy, torch, cupy, array-api-strict or dask).
     y : array-like of shape (n_samples,)
         Class labels (at least 2 classes).
+    target_type : {"auto", "classes", "values"}, default="auto"
+        How ``y`` is read (see :ref:`target_type <target_type>`): a class
+        measure, so targets read as ``"values"`` raise a ValueError;
+        ``"classes"`` reads whole-number floats as labels without a warning.
 
     Returns
     -------
@@ -918,11 +930,13 @@ def within_class_compression(H, y):
     >>> round(within_class_compression(H, [0, 0, 1, 1]), 4)
     0.0198
     """
-    return _moments_of(H, y).within_class_compression()
+    return _moments_of(
+        H, y, target_type, "Within-class compression"
+    ).within_class_compression()
 
 
 @validate_params(_HY, prefer_skip_nested_validation=True)
-def between_class_discrimination(H, y):
+def between_class_discrimination(H, y, *, target_type="auto"):
     """Between-class discrimination ``1 - max_{k != k'} cos(mu_k, mu_k')``.
 
     Uses the raw (uncentred) class means, as Wang et al.: 1 when the class
@@ -935,6 +949,8 @@ def between_class_discrimination(H, y):
         Features of one layer.
     y : array-like of shape (n_samples,)
         Class labels (at least 2 classes).
+    target_type : {"auto", "classes", "values"}, default="auto"
+        How ``y`` is read, as in :func:`within_class_compression`.
 
     Returns
     -------
@@ -955,7 +971,9 @@ def between_class_discrimination(H, y):
     >>> between_class_discrimination(H, [0, 0, 1, 1])
     1.0
     """
-    return _moments_of(H, y).between_class_discrimination()
+    return _moments_of(
+        H, y, target_type, "Between-class discrimination"
+    ).between_class_discrimination()
 
 
 @validate_params(
@@ -1016,10 +1034,19 @@ def numerical_rank(H, *, rank_share=0.95):
         "weights": ["array-like", None],
         "predictions": ["array-like", None],
         "global_mean": [StrOptions({"samples", "classes"})],
+        "target_type": TARGET_TYPE_CONSTRAINT,
     },
     prefer_skip_nested_validation=True,
 )
-def neural_collapse(H, y, *, weights=None, predictions=None, global_mean="samples"):
+def neural_collapse(
+    H,
+    y,
+    *,
+    weights=None,
+    predictions=None,
+    global_mean="samples",
+    target_type="auto",
+):
     """Neural-collapse measures NC1-NC4 and CDNV of a layer.
 
     With class means ``mu_k``, global mean ``mu_G`` (mean of all samples, or of
@@ -1063,6 +1090,8 @@ def neural_collapse(H, y, *, weights=None, predictions=None, global_mean="sample
         ``mu_G`` as the mean of all samples (the spec's), or as the mean of the
         class means (as Papyan et al.'s and rhubarbwu's code for imbalanced
         classes).
+    target_type : {"auto", "classes", "values"}, default="auto"
+        How ``y`` is read, as in :func:`within_class_compression`.
 
     Returns
     -------
@@ -1087,7 +1116,7 @@ def neural_collapse(H, y, *, weights=None, predictions=None, global_mean="sample
     >>> round(nc.nc1, 12), round(nc.nc2_etf, 12), nc.nc4
     (0.0, 0.0, 0.0)
     """
-    moments = _moments_of(H, y)
+    moments = _moments_of(H, y, target_type, "Neural collapse")
     result = moments.neural_collapse(weights, global_mean=global_mean)
     if predictions is None:
         return result
@@ -1103,3 +1132,210 @@ def neural_collapse(H, y, *, weights=None, predictions=None, global_mean="sample
     nearest = moments.nearest_class_mean(H)
     nc4 = float(np.mean(nearest != predictions))
     return NeuralCollapse(**{**result.to_dict(), "nc4": nc4})
+
+
+# -- wide layers: the sample side (n x n), never p x p -------------------------------
+
+
+def rows_side(H):
+    """Return whether the geometry of ``H`` is cheaper from its rows (``n x n``).
+
+    Dense in-memory features with more features than samples (``p > n``):
+    ``n^2 p + n^3`` operations and an ``n x n`` matrix instead of the
+    ``n p^2 + p^3`` and ``p x p`` of :class:`ClassMoments`.  Sparse and dask
+    features take the streaming (``p x p``) route.
+    """
+    return (
+        not sp.issparse(H)
+        and not is_dask(H)
+        and getattr(H, "ndim", 0) == 2
+        and H.shape[1] > H.shape[0]
+    )
+
+
+def _float64_rows(H):
+    """``(X, xp, device, dtype)``: checked features as float64 where they live.
+
+    Scaled by a power of two near their largest magnitude (every measure
+    here is scale-invariant), so that squares neither overflow nor underflow.
+    """
+    H = check_matrix(H, "H")
+    xp, device = namespace_and_device(H)
+    X = xp.astype(H, xp.float64)
+    peak = float(to_host(xp.max(xp.abs(X))))
+    if not math.isfinite(peak):
+        raise ValueError("H contains NaN or infinity.")
+    top = 2.0 ** round(math.log2(peak)) if peak > 0 else 1.0
+    return X / top, xp, device, _least_precise(None, H.dtype)
+
+
+def _sample_gram(X, xp, dtype):
+    """Return ``X X^T`` (host float64): the nonzero spectrum of ``X^T X``.
+
+    As every second moment of skfeat, the products are formed in the data's
+    precision (``dtype``; float32 features are exact in float32 after the
+    power-of-two scaling) and summed in float64, a block of features at a
+    time.
+    """
+    if dtype == np.float64:
+        return to_host(X @ X.T)
+    n, p = X.shape
+    gram = np.zeros((n, n))
+    step = max(1, (1 << 22) // max(n, 1))
+    for start in range(0, p, step):
+        block = xp.astype(X[:, start : start + step], xp.float32)
+        gram += to_host(block @ block.T)
+    return gram
+
+
+def _padded(lam, p):
+    """Eigenvalues of ``X^T X`` (``p`` of them) from those of ``X X^T``."""
+    return np.concatenate([np.zeros(max(p - lam.size, 0)), lam])
+
+
+def _explained(gram, lam, Yc, rtol):
+    """Return ``||P_X Yc||_F^2`` from ``X X^T`` and its eigenvalues ``lam``.
+
+    With the rank rule of :func:`~skfeat.metrics._gram.linearity_from_moments`
+    (eigenvalues above ``rtol * lambda_max`` span ``X``).  A wide layer is
+    usually of full rank ``n`` or nearly: then only the few dropped
+    eigenvectors are computed, ``||Yc||^2`` minus their share.
+    """
+    keep = lam > max(lam[-1], 0.0) * rtol
+    n_drop = int(np.sum(~keep))
+    if n_drop == lam.size:
+        return 0.0
+    if n_drop <= lam.size // 4:
+        if n_drop == 0:
+            return float(np.sum(Yc**2))
+        _, U = scipy.linalg.eigh(gram, subset_by_index=[0, n_drop - 1], driver="evr")
+        return float(max(np.sum(Yc**2) - np.sum((U.T @ Yc) ** 2), 0.0))
+    lam, U = np.linalg.eigh(gram)
+    keep = lam > max(lam[-1], 0.0) * rtol
+    return float(np.sum((U[:, keep].T @ Yc) ** 2))
+
+
+def rows_geometry(H, y, rank_share=0.95):
+    """Geometry columns of a record from the rows of wide features (``p > n``).
+
+    The same values as :class:`ClassMoments` (``within_class_compression``,
+    ``between_class_discrimination``, ``numerical_rank``,
+    ``neural_collapse().nc1``, ``target_linearity``), to rounding, without a
+    ``p x p`` matrix: the spectrum of ``H^T H`` is that of the ``n x n``
+    Gram ``H H^T`` (padded with zeros), the projector onto the span of ``H``
+    is ``U U^T`` from its eigenvectors, and ``Sigma_W`` is only applied to
+    the (at most ``K``) directions of the centred class means, as
+    ``(H - M_y) V`` (``n x K``).  Memory: ``H`` in float64, ``n x n``, ``K x p``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.metrics._geometry import rows_geometry
+    >>> H = np.array([[1.0, 0.0, 0.0], [1.2, 0.0, 0.0]])
+    >>> H = np.r_[H, [[0.0, 1.0, 0.0], [0.0, 0.8, 0.0]]]
+    >>> round(rows_geometry(H, [0, 0, 1, 1])["compression"], 4)
+    0.0198
+    """
+    X, xp, device, dtype = _float64_rows(H)
+    labels = check_labels(y)
+    check_n_samples(labels, X.shape[0], "y")
+    classes, codes = np.unique(labels, return_inverse=True)
+    K, (n, p) = classes.size, X.shape
+    if K < 2:
+        raise ValueError(
+            "The geometry measures need at least 2 classes; "
+            f"y has only {K} ({classes.tolist()})."
+        )
+    counts = np.bincount(codes, minlength=K).astype(np.float64)
+    onehot = np.zeros((n, K))
+    onehot[np.arange(n), codes] = 1.0
+    onehot_dev = from_host(onehot, xp, device, xp.float64)
+    codes_dev = xp.asarray(codes, device=device)
+    # Each class relative to its first sample, as ClassMoments: collapsed
+    # features (spread << means) lose no digits, equal rows give equal means.
+    first = np.unique(codes, return_index=True)[1]
+    refs = xp.take(X, xp.asarray(first, device=device), axis=0)
+    shifted = X - xp.take(refs, codes_dev, axis=0)
+    shift_means = to_host(onehot_dev.T @ shifted) / counts[:, None]
+    means = to_host(refs) + shift_means  # K x p
+    within_rows = shifted - xp.take(
+        from_host(shift_means, xp, device, xp.float64), codes_dev, axis=0
+    )
+    del shifted
+    row_sq = to_host(xp.sum(within_rows * within_rows, axis=1))
+    variances = np.bincount(codes, weights=row_sq, minlength=K) / counts
+    grand_mean = counts @ means / n
+    centred = means - grand_mean
+    # Compression and discrimination: class means and spreads only.
+    compression = _ratio(counts @ variances / n, np.sum(centred**2) / K)
+    norms = np.linalg.norm(means, axis=1)
+    unit = means / np.where(norms > 0, norms, 1.0)[:, None]
+    cosines = unit @ unit.T
+    np.fill_diagonal(cosines, -np.inf)
+    discrimination = float(1.0 - np.clip(cosines.max(), -1.0, 1.0))
+    # NC1: Sigma_W on the directions of the centred means (ClassMoments._nc1).
+    _, s, Vt = np.linalg.svd(centred, full_matrices=False)
+    scale = max(s[0], np.abs(means).max()) if s.size else 0.0
+    keep = s > scale * max(K, p) * EPS64
+    if np.any(keep):
+        projected = to_host(within_rows @ from_host(Vt[keep].T, xp, device, xp.float64))
+        quad = np.sum(projected**2, axis=0) / n
+        nc1 = float(max(np.sum(quad / s[keep] ** 2), 0.0))
+    else:
+        nc1 = float("inf")
+    del within_rows
+    # Numerical rank and target linearity: the n x n side of H^T H.
+    gram = _sample_gram(X, xp, dtype)
+    lam = np.linalg.eigvalsh(gram)
+    rank = rank_from_gram(None, rank_share, n, dtype, eigenvalues=_padded(lam, p))
+    Yc = onehot - counts / n
+    total = n - counts @ counts / n
+    rtol = span_rtol(dtype, n, p, exact=False)
+    return {
+        "compression": compression,
+        "discrimination": discrimination,
+        "numerical_rank": rank,
+        "nc1": nc1,
+        "target_linearity": float(
+            np.clip(_explained(gram, lam, Yc, rtol) / total, 0, 1)
+        ),
+    }
+
+
+def rows_value_geometry(H, Y, rank_share=0.95):
+    """``numerical_rank`` and ``target_linearity`` of real targets, ``p > n``.
+
+    The sample-side twin of the ``[H | Y]`` moments route (see
+    :func:`rows_geometry`): one ``n x n`` eigendecomposition, no ``p x p``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.metrics._geometry import rows_value_geometry
+    >>> H = np.c_[np.ones(3), [1.0, 2.0, 3.0], np.zeros((3, 2))]
+    >>> rows_value_geometry(H, np.array([[2.0], [4.0], [6.0]]))["target_linearity"]
+    1.0
+    """
+    X, xp, _, dtype = _float64_rows(H)
+    Y = np.asarray(Y, dtype=np.float64).reshape(Y.shape[0], -1)
+    check_n_samples(Y, X.shape[0], "y")
+    n, p = X.shape
+    Yc = Y - Y.mean(axis=0)
+    total = float(np.sum(Yc**2))
+    shifted = Y - Y[:1]
+    if not total > np.sum(shifted**2) * spectrum_rtol(np.float64, Y.shape[1]):
+        raise ValueError(
+            "The targets are constant (a single class, or equal values): target "
+            "linearity is undefined."
+        )
+    gram = _sample_gram(X, xp, dtype)
+    lam = np.linalg.eigvalsh(gram)
+    rtol = span_rtol(dtype, n, p, exact=False)
+    return {
+        "numerical_rank": rank_from_gram(
+            None, rank_share, n, dtype, eigenvalues=_padded(lam, p)
+        ),
+        "target_linearity": float(
+            np.clip(_explained(gram, lam, Yc, rtol) / total, 0, 1)
+        ),
+    }

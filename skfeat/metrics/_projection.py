@@ -23,7 +23,7 @@ from skfeat.utils._array_api import from_host, is_dask, namespace_and_device
 from skfeat.utils._validation import check_matrix, check_same_length
 
 from ._gram import GramBlocks, in_order_basis, projection_profile, span_basis
-from ._targets import TARGET_TYPE_CONSTRAINT, target_matrix
+from ._targets import TARGET_TYPE_CONSTRAINT, read_at, target_matrix
 
 __all__ = [
     "cumulative_quality",
@@ -41,14 +41,15 @@ _REFERENCES = """
 
 
 def _target_block(y, E, target_type, center_target):
-    Y, _ = target_matrix(y, target_type, center_target=center_target)
+    """``(Y block where E lives, "classes" | "values")``."""
+    Y, kind = target_matrix(y, target_type, center_target=center_target)
     check_same_length(("eigenfunctions", E), ("y", Y))
     xp, device = namespace_and_device(E)
     if is_dask(E):
         import dask.array as da
 
-        return da.from_array(Y.astype(E.dtype), chunks=(E.chunks[0], Y.shape[1]))
-    return from_host(Y, xp, device, E.dtype)
+        return da.from_array(Y.astype(E.dtype), chunks=(E.chunks[0], Y.shape[1])), kind
+    return from_host(Y, xp, device, E.dtype), kind
 
 
 def _outputs_block(outputs, E):
@@ -74,15 +75,16 @@ def _profile(grams, gram_ee, gram_ez, z, name, basis):
 
 
 def _blocks(first, y, outputs, target_type, center_target):
-    """``[first | Y | F]`` blocks and where Y and F sit among them."""
-    blocks, index = [first], {}
+    """``[first | Y | F]`` blocks, where Y and F sit, and how y was read."""
+    blocks, index, kind = [first], {}, None
     if y is not None:
         index["y"] = len(blocks)
-        blocks.append(_target_block(y, first, target_type, center_target))
+        block, kind = _target_block(y, first, target_type, center_target)
+        blocks.append(block)
     if outputs is not None:
         index["outputs"] = len(blocks)
         blocks.append(_outputs_block(outputs, first))
-    return blocks, index
+    return blocks, index, kind
 
 
 def _collect(grams, index, gram_ee, cross):
@@ -105,9 +107,12 @@ def _collect(grams, index, gram_ee, cross):
 def _measures(E, y=None, outputs=None, target_type="auto", center_target=False):
     """One pass over ``[E | Y | F]``; a Bunch of whatever was asked for."""
     E = check_matrix(E, "eigenfunctions", min_samples=2)
-    blocks, index = _blocks(E, y, outputs, target_type, center_target)
+    blocks, index, kind = _blocks(E, y, outputs, target_type, center_target)
     grams = GramBlocks(*blocks, name="eigenfunctions")
-    return _collect(grams, index, grams.block(0, 0), lambda z: grams.block(0, z))
+    result = _collect(grams, index, grams.block(0, 0), lambda z: grams.block(0, z))
+    if kind is not None:
+        result.target_type = kind
+    return result
 
 
 def projections_of_features(
@@ -122,21 +127,38 @@ def projections_of_features(
     ``cka_mf``, with ``outputs``).  For ``p > m`` (a wide layer), ``E = X coef``
     (``m x K``, in ``X``'s dtype, as ``transform``), one pass over
     ``[E | Y | F]``, and CKA-MF from the ``m x m`` kernel of ``X``
-    (:func:`~skfeat.metrics._cka.wide_cka_mf`).  ``X`` must already be
-    validated.
+    (:func:`~skfeat.metrics._cka.wide_cka_mf`); ``E`` is evaluated too
+    without outputs when ``K <= p / 4`` (see :func:`_evaluates`).  ``X`` must
+    already be validated.
     """
-    if not samples_side_is_smaller(*X.shape):
-        blocks, index = _blocks(X, y, outputs, target_type, center_target)
-        return projections_from_grams(GramBlocks(*blocks, name="X"), coef, index)
-    from ._cka import wide_cka_mf
+    if not _evaluates(X.shape, coef.shape[1], outputs is not None):
+        blocks, index, kind = _blocks(X, y, outputs, target_type, center_target)
+        result = projections_from_grams(GramBlocks(*blocks, name="X"), coef, index)
+    else:
+        from ._cka import wide_cka_mf
 
-    E = _evaluated(X, coef)
-    blocks, index = _blocks(E, y, outputs, target_type, center_target)
-    grams = GramBlocks(*blocks, name="X")
-    result = _collect(grams, index, grams.block(0, 0), lambda z: grams.block(0, z))
-    if "outputs" in index:
-        result.cka_mf = wide_cka_mf(X, blocks[index["outputs"]])
+        E = _evaluated(X, coef)
+        blocks, index, kind = _blocks(E, y, outputs, target_type, center_target)
+        grams = GramBlocks(*blocks, name="X")
+        result = _collect(grams, index, grams.block(0, 0), lambda z: grams.block(0, z))
+        if "outputs" in index:
+            result.cka_mf = wide_cka_mf(X, blocks[index["outputs"]])
+    if kind is not None:
+        result.target_type = kind
     return result
+
+
+def _evaluates(shape, k, with_outputs):
+    """Whether the measures of ``E = X W`` evaluate ``E`` (else ``X^T X``).
+
+    Always for a wide ``X`` (``p > m``).  Otherwise the one pass over
+    ``[X | Y | F]`` costs ``m p^2 / 2`` and gives CKA-MF of ``X`` too, so it
+    is kept with outputs; without them (``score``, ``quality``) ``E`` costs
+    ``m p k`` and is taken when ``k <= p / 4`` (after a randomized fit of a
+    wide layer, ``X^T X`` would be ``p x p`` for ``k`` eigenfunctions).
+    """
+    m, p = shape
+    return samples_side_is_smaller(m, p) or (not with_outputs and 4 * k <= p)
 
 
 def _evaluated(X, coef):
@@ -175,15 +197,18 @@ def projections_from_grams(grams, coef, index):
     return result
 
 
-def score_at(cumulative, rank, k=None):
+def score_at(cumulative, rank, k=None, target_type="classes"):
     """``C(k) / r``: the share of an ``r``-dimensional space captured at ``k``.
 
-    ``k=None`` takes ``k = min(r, K)``: the number of target (or output)
-    dimensions, the fewest eigenfunctions that could capture all of it.
+    ``k=None`` takes ``k = min(r, K)`` for class labels (the number of target
+    or output dimensions, the fewest eigenfunctions that could capture all of
+    it, the constant included) and ``k = min(r + 1, K)`` for real-valued
+    targets (``target_type="values"``: the near-constant first eigenfunction
+    carries none of a centred target; see :func:`~skfeat.metrics._targets.read_at`).
     """
     n_available = cumulative.size
     if k is None:
-        k = min(max(rank, 1), n_available)
+        k = min(read_at(max(rank, 1), target_type), n_available)
     elif k > n_available:
         raise ValueError(
             f"k={k} is larger than the {n_available} eigenfunctions available."
@@ -458,7 +483,8 @@ def projection_measures(
     -------
     measures : :class:`~sklearn.utils.Bunch`
         With ``y``: ``feature_quality``, ``cumulative_quality`` (arrays of
-        shape (K,)) and ``target_rank`` (``r_Y``).  With ``outputs``:
+        shape (K,)), ``target_rank`` (``r_Y``) and ``target_type`` (how ``y``
+        was read: ``"classes"`` or ``"values"``).  With ``outputs``:
         ``feature_utility``, ``cumulative_utility`` and ``output_rank``.
 
     Notes

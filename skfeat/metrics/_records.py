@@ -42,11 +42,32 @@ COLUMNS = {
         "target dimension",
         "target dimension: C classes (one-hot), or t target columns.",
     ),
+    "target_type": Column(
+        "index",
+        "target",
+        "target type",
+        "how the targets were read: classes (one-hot labels) or values (real "
+        "regression targets); see target_type.",
+    ),
     "train_accuracy": Column(
         "scalar", "train acc.", "training accuracy", "accuracy on the training set."
     ),
     "test_accuracy": Column(
         "scalar", "test acc.", "test accuracy", "accuracy on the test set."
+    ),
+    "train_r2": Column(
+        "scalar",
+        "train R²",
+        "training $R^2$",
+        "R^2 of the network's outputs on the training set (regression; "
+        "sklearn's r2_score, several targets averaged uniformly).",
+    ),
+    "test_r2": Column(
+        "scalar",
+        "test R²",
+        "test $R^2$",
+        "R^2 of the network's outputs on the test set (regression; sklearn's "
+        "r2_score, several targets averaged uniformly).",
     ),
     "rank": Column(
         "scalar",
@@ -66,7 +87,9 @@ COLUMNS = {
         "Q(C)",
         "quality $Q(C)$",
         "how much of the C-dimensional target space the first C eigenfunctions "
-        "span on the test sample (C = perfect).",
+        "span on the test sample (C = perfect); for t regression targets Q(t + 1), "
+        "as the near-constant first eigenfunction carries none of them (t = "
+        "perfect).",
     ),
     "D_q": Column(
         "scalar",
@@ -80,7 +103,7 @@ COLUMNS = {
         "U(C)",
         "utility $U(C)$",
         "how much of the span of the network's outputs the first C eigenfunctions "
-        "span (C outputs of rank C: C = all).",
+        "span (C outputs of rank C: C = all); U(t + 1) for t regression targets.",
     ),
     "D_u": Column(
         "scalar",

@@ -64,7 +64,7 @@ def _quality_score(
     res = projection_measures(
         eigenfunctions, y_true, target_type=target_type, center_target=center_target
     )
-    return score_at(res.cumulative_quality, res.target_rank, k)
+    return score_at(res.cumulative_quality, res.target_rank, k, res.target_type)
 
 
 def _utility_score(y_true, eigenfunctions, *, outputs=None, k=None):
@@ -250,9 +250,13 @@ def make_quality_scorer(k=None, *, target_type="auto", center_target=False):
     Parameters
     ----------
     k : int, default=None
-        Number of leading eigenfunctions; ``None`` takes ``k = r`` (or all of
-        them if there are fewer).  A ``k`` larger than the number of
-        eigenfunctions raises a ValueError when scoring.
+        Number of leading eigenfunctions; ``None`` takes ``k = r`` for class
+        labels and ``k = r + 1`` for real-valued targets (the near-constant
+        first eigenfunction carries none of a centred target, see
+        :ref:`target_type <target_type>`), or all of them if there are
+        fewer.  A ``k`` larger than the number of eigenfunctions raises a
+        ValueError when scoring.
+
     target_type : {"auto", "classes", "values"}, default="auto"
         How ``y`` is read, see :func:`~skfeat.metrics.cumulative_quality`.
     center_target : bool, default=False

@@ -11,6 +11,18 @@ the report (``target_type``):
   integers, or 1-D floats that are all whole numbers (then with a warning, as
   that is a guess: pass ``target_type`` to say which); real values otherwise
   (fractional floats, a column of floats, or several columns).
+
+How many eigenfunctions a target needs (:func:`read_at`): the one-hot span of
+``C`` classes contains the constant function, so ``C`` eigenfunctions can
+span it (``Q(C) = C``).  The span of ``t`` real targets does not contain the
+constant, while the first eigenfunction of an uncentred second moment is
+near-constant (it carries the features' mean and none of a centred target):
+``t`` real targets are read at ``t + 1`` eigenfunctions (``Q(t + 1) <= t``).
+This is where ``quality_at_C`` / ``utility_at_C`` of a record, the
+``"quality"`` scorer and :meth:`skfeat.FeatureSpectrum.score` read the
+cumulative measures.  The class-only measures (neural collapse, compression,
+discrimination, :class:`~skfeat.metrics.ClassMoments`) refuse targets read as
+``"values"`` (:func:`class_labels`).
 """
 
 import warnings
@@ -22,7 +34,9 @@ from skfeat.utils._validation import check_targets
 
 __all__ = [
     "TARGET_TYPE_CONSTRAINT",
+    "class_labels",
     "n_targets",
+    "read_at",
     "resolve_target_type",
     "target_matrix",
 ]
@@ -130,3 +144,61 @@ def n_targets(y, target_type="auto"):
     """
     y, kind = resolve_target_type(y, target_type)
     return int(np.unique(y).size) if kind == "classes" else int(y.shape[1])
+
+
+def read_at(n_targets, target_type):
+    """Eigenfunctions at which a target of dimension ``n_targets`` is read.
+
+    ``C`` for ``"classes"`` (the one-hot span contains the constant), ``t + 1``
+    for ``"values"`` (the near-constant first eigenfunction carries none of
+    a centred target); see the module docstring.
+
+    Examples
+    --------
+    >>> from skfeat.metrics._targets import read_at
+    >>> read_at(3, "classes"), read_at(1, "values")
+    (3, 2)
+    """
+    if target_type not in ("classes", "values"):
+        raise ValueError(
+            f"target_type must be 'classes' or 'values' here; got {target_type!r}."
+        )
+    return int(n_targets) + (target_type == "values")
+
+
+def class_labels(y, target_type="auto", *, what="This measure", name="y"):
+    """Return 1-D class labels, or raise when ``y`` is read as real values.
+
+    The check of every class-only measure (neural collapse, compression,
+    discrimination, :class:`~skfeat.metrics.ClassMoments`): ``y`` is read by
+    :func:`resolve_target_type`, and real-valued targets are refused with a
+    ValueError naming ``target_type``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.metrics._targets import class_labels
+    >>> class_labels(np.array([0, 1, 1])).tolist()
+    [0, 1, 1]
+    """
+    try:
+        labels, kind = resolve_target_type(y, target_type, name)
+    except ValueError as exc:
+        if target_type != "classes":
+            raise
+        raise ValueError(f"{what} (class geometry): {exc}") from None
+    if kind == "values":
+        how = (
+            "target_type='values'"
+            if target_type == "values"
+            else "real-valued targets (target_type='auto' read them as 'values': "
+            "fractional floats or several columns)"
+        )
+        raise ValueError(
+            f"{what}: a measure of class geometry, defined for class labels "
+            f"only; {name} was given as {how}. Pass class labels with "
+            "target_type='classes', or use a measure defined for regression "
+            "targets (target_linearity, quality, utility, CKA-MF) with "
+            "target_type='values'."
+        )
+    return labels

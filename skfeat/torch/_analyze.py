@@ -446,8 +446,10 @@ def _class_labels(y, name):
     if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
         raise ValueError(
             f"{name} holds real values: analyze measures class labels (one-hot "
-            "targets, accuracies, class geometry); real-valued targets are not "
-            "supported here."
+            "targets, accuracies, class geometry); for regression targets use "
+            "FeatureTracker(..., target_type='values') or layerwise_report(..., "
+            "target_type='values'), which read them as real values (R^2, target "
+            "linearity, Q at t + 1)."
         )
     return y
 
@@ -559,10 +561,11 @@ class _TrainAccumulator:
     def solve(self):
         spectrum = self.spectrum
         if self.sketch is None:
-            if self.geometry is not None:
-                self.moments = _second_moment(self.geometry)
             spectrum._validate(self.last, reset=True, min_samples=1)
-            spectrum._fit_from_moments(self.moments, self.last)
+            if self.geometry is not None:
+                self._fit_from_class_moments()
+            else:
+                spectrum._fit_from_moments(self.moments, self.last)
             self.coef = np.asarray(spectrum.components_, dtype=np.float64).T / np.sqrt(
                 np.asarray(spectrum.eigenvalues_, dtype=np.float64)
             )
@@ -577,6 +580,21 @@ class _TrainAccumulator:
             np.ascontiguousarray(spectrum.components_.T), device=self.sketch.device
         )
         self.coef = np.diag(1.0 / np.sqrt(np.asarray(spectrum.eigenvalues_[:k], float)))
+
+    def _fit_from_class_moments(self):
+        """Fit the spectrum from the eigendecomposition the geometry keeps.
+
+        With geometry on, the spectrum's second moment is the class moments'
+        uncentred Gram ``H^T H``, whose eigendecomposition the geometry needs
+        too (numerical rank, target linearity): one ``p x p`` ``eigh`` per
+        layer serves both.
+        """
+        geometry, spectrum = self.geometry, self.spectrum
+        mu, U = geometry._gram_eigh()
+        n = geometry.n_samples_
+        spectrum._set_spectrum(mu[::-1] / n, U[:, ::-1], geometry._scale, n, self.last)
+        spectrum.n_samples_seen_ = n
+        spectrum.solver_ = "gram"
 
     def test_rows(self, rows):
         """The block of the held-out pass: the features, or their projections."""
@@ -601,20 +619,6 @@ class _TrainAccumulator:
                 )
             )
         return record
-
-
-def _second_moment(class_moments):
-    """``Phi^T Phi`` of class moments, as the spectrum's accumulator.
-
-    Built as :meth:`FeatureSpectrum._moments_from_eigenpairs` builds one: the
-    Gram in units of a power-of-two scale (the class moments' own).
-    """
-    return Moments.from_gram(
-        class_moments._uncentred_gram(),
-        class_moments.n_samples_,
-        class_moments._scale,
-        name="the layer's features",
-    )
 
 
 class _RowKeeper:

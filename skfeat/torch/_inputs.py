@@ -32,7 +32,12 @@ import numpy as np
 import scipy.sparse
 import torch
 
-from skfeat.utils._validation import DtypeError, check_labels, check_real_dtype
+from skfeat.utils._validation import (
+    DtypeError,
+    check_labels,
+    check_real_dtype,
+    check_targets,
+)
 
 __all__ = [
     "Batches",
@@ -402,15 +407,16 @@ def _len_or_none(obj):
         return None
 
 
-def labels_beside(y, batches, name, x_name):
+def labels_beside(y, batches, name, x_name, *, values=False):
     """Check labels given beside inputs: 1-D, one per sample, inputs in order.
 
     The one rule of the tracker and the whole-network analysis: labels passed
     as an array are matched to the samples by position, so the inputs must
     be read in order -- beside a shuffling DataLoader they would be silently
     misaligned, and are refused (let the loader yield its own labels).
+    ``values``: real-valued targets, 1-D or 2-D (one row per sample).
     """
-    y = check_labels(y, name)
+    y = check_targets(y, name) if values else check_labels(y, name)
     if y.size == 0:
         raise ValueError(f"{name} is empty: it holds no class labels.")
     if batches.n_samples is not None and batches.n_samples != y.shape[0]:

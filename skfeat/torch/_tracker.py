@@ -7,6 +7,7 @@ import numpy as np
 
 from skfeat.inspection._record import feature_record
 from skfeat.inspection._tables import as_table
+from skfeat.metrics._targets import resolve_target_type
 
 from ._activations import SEQUENCE_REDUCTIONS, SPATIAL_REDUCTIONS
 from ._extractor import FeatureExtractor
@@ -28,6 +29,16 @@ class FeatureTracker:
     ``D_lambda``, ``D_q``, ``D_u``, CKA-MF, the regime and the accuracies
     (the record of :func:`skfeat.inspection.feature_record`).
 
+    Regression networks (``target_type="values"``, or ``"auto"`` on
+    fractional float targets or several columns): the targets ``Y`` (``t``
+    columns) take the place of the one-hot labels, ``C`` is ``t`` and
+    ``Q``, ``U`` are read at ``t + 1`` eigenfunctions (the near-constant
+    first one carries none of a centred target), and the records hold
+    ``train_r2`` / ``test_r2`` (:func:`sklearn.metrics.r2_score` of the
+    network's outputs, several targets averaged uniformly) in place of the
+    accuracies; with ``geometry=True`` only ``numerical_rank`` and
+    ``target_linearity`` (the class-only columns are left out).
+
     The epoch convention, the same in the docs, the demo and the gallery:
     record the state before training as epoch 0, then call ``update`` after
     each epoch ``1, 2, ...``, with ``force=True`` after the last one so that
@@ -45,8 +56,9 @@ class FeatureTracker:
     X_train : array-like, torch.Tensor, dict, Dataset or DataLoader
         Training inputs (the sample the spectrum is fitted on), read as
         :class:`FeatureExtractor` reads them.
-    y_train : array-like of shape (n_train,) or None
-        Training class labels (for the training accuracy and the geometry).
+    y_train : array-like of shape (n_train,) or (n_train, t), or None
+        Training class labels or regression targets (for the training
+        accuracy or R², and the geometry).
         None: the labels that ``X_train``'s batches carry (``(input,
         target)`` pairs, or a dict's ``"labels"``), read in the same pass as
         the features, so that a shuffling loader stays aligned.  Labels
@@ -54,9 +66,9 @@ class FeatureTracker:
         raise a ValueError.
     X_test : array-like, torch.Tensor, dict, Dataset or DataLoader
         Held-out inputs (the sample the measures are evaluated on).
-    y_test : array-like of shape (n_test,) or None
-        Held-out class labels (None: from ``X_test``'s batches, as above);
-        every class must occur in the training labels.
+    y_test : array-like of shape (n_test,) or (n_test, t), or None
+        Held-out class labels or targets (None: from ``X_test``'s batches,
+        as above); every class must occur in the training labels.
     layers : str, list of str or None, default=None
         Layers to track, named as in :class:`FeatureExtractor` (``None``: the
         input of the last linear layer, the paper's feature map).
@@ -68,7 +80,9 @@ class FeatureTracker:
         used); ``FeatureSpectrum()`` when None.  The held-out measures are
         taken over the eigenfunctions it keeps: use the same
         ``n_components`` ``K`` much smaller than the test sample to compare
-        networks (see :func:`skfeat.inspection.feature_record`).
+        networks (see :func:`skfeat.inspection.feature_record`).  For a
+        wide layer, ``FeatureSpectrum(n_components=K, solver="randomized",
+        random_state=0)`` (see Notes).
     threshold : float, default=0.1
         CKA-MF threshold of the regime label (see
         :func:`skfeat.metrics.feature_regime`).
@@ -103,6 +117,9 @@ class FeatureTracker:
         Which tensor of the model's return value is its output.
     forward_kwargs : dict or None, default=None
         Extra keyword arguments of every forward call.
+    target_type : {"auto", "classes", "values"}, default="auto"
+        How the labels are read (see :ref:`target_type <target_type>`):
+        decided once, from the training labels, and kept for every update.
 
     Attributes
     ----------
@@ -115,11 +132,15 @@ class FeatureTracker:
         cumulative_quality, utility, cumulative_utility`` as numpy arrays) and
         ``seconds`` (the update's wall time); with ``geometry=True`` the
         geometry columns, with ``alignment=True`` also ``nfa`` (and ``cnfa``)
-        for the layers that feed a Linear / Conv layer.
+        for the layers that feed a Linear / Conv layer.  Regression records
+        hold ``train_r2, test_r2`` in place of the accuracies.
+    target_type_ : {"classes", "values"}
+        How the labels were read (set by the first update when the labels
+        come from the loaders).
     classes_ : ndarray
         Sorted class labels; output column ``j`` of the network is class
         ``classes_[j]`` (for the accuracies).  Set by the first update when
-        the labels come from the loaders.
+        the labels come from the loaders.  Class labels only.
 
     See Also
     --------
@@ -128,13 +149,21 @@ class FeatureTracker:
 
     Notes
     -----
-    The accuracies are those of ``argmax`` over the network's outputs.  An
-    update costs two forward passes without gradients plus a ``p x p``
-    eigenproblem per layer, wherever the model is (under a bfloat16
+    The accuracies are those of ``argmax`` over the network's outputs; R²
+    compares the outputs (``t`` columns) with the targets.  An
+    update costs two forward passes without gradients plus, per layer, the
+    spectrum's eigenproblem (``p x p`` with the default spectrum) and the
+    held-out measures, wherever the model is (under a bfloat16
     ``torch.autocast`` the activations are measured in float32); see
     ``benchmarks/bench_extractor.py`` for its cost relative to a training
-    epoch.  The tracker is also a plain callable ``tracker(model, epoch)``;
-    :mod:`skfeat.torch.callbacks` drives it from Lightning and skorch.
+    epoch.  For wide layers (convolutional maps, ``p`` in the thousands)
+    pass ``spectrum=FeatureSpectrum(n_components=K, solver="randomized")``:
+    the top ``K`` eigenpairs from a sketch, never a ``p x p``
+    eigenproblem; the geometry of a layer with more features than training
+    samples is computed from the ``n x n`` side (same values), see
+    ``benchmarks/bench_tracker_wide.py``.  The tracker is also a plain
+    callable ``tracker(model, epoch)``; :mod:`skfeat.torch.callbacks` drives
+    it from Lightning and skorch.
 
     References
     ----------
@@ -181,6 +210,7 @@ class FeatureTracker:
         spatial_reduction="flatten",
         output_selector=None,
         forward_kwargs=None,
+        target_type="auto",
     ):
         self.X_train = X_train
         self.X_test = X_test
@@ -190,8 +220,19 @@ class FeatureTracker:
             raise ValueError(
                 f"batch_size must be a positive integer; got {batch_size!r}."
             )
-        self.y_train = _checked_labels(y_train, X_train, "y_train", "X_train")
-        self.y_test = _checked_labels(y_test, X_test, "y_test", "X_test")
+        if target_type not in ("auto", "classes", "values"):
+            raise ValueError(
+                "target_type must be 'auto', 'classes' or 'values'; got "
+                f"{target_type!r}."
+            )
+        self.target_type = target_type
+        kind = None
+        for y in (y_train, y_test):
+            if y is not None and kind is None:
+                # Decided once, from the first labels given (one warning).
+                kind = resolve_target_type(y, target_type, "y_train")[1]
+        self.y_train = _checked_labels(y_train, X_train, "y_train", "X_train", kind)
+        self.y_test = _checked_labels(y_test, X_test, "y_test", "X_test", kind)
         for name, value, options in (
             ("sequence_reduction", sequence_reduction, SEQUENCE_REDUCTIONS),
             ("spatial_reduction", spatial_reduction, SPATIAL_REDUCTIONS),
@@ -222,8 +263,10 @@ class FeatureTracker:
             raise ValueError("init_state is used only with alignment=True.")
         self.alignment = bool(alignment)
         self.init_state = init_state
+        if kind is not None:
+            self.target_type_ = kind
         if self.y_train is not None and self.y_test is not None:
-            self.classes_ = _classes(self.y_train, self.y_test)
+            self._check_targets(self.y_train, self.y_test)
         self.history = []
         self._epochs = set()
         self._calls = 0
@@ -265,10 +308,25 @@ class FeatureTracker:
         test, test_counts, test_targets = extractor._run(self.X_test, names)
         y_train = _labels_of(self.y_train, train_targets, "y_train", "X_train")
         y_test = _labels_of(self.y_test, test_targets, "y_test", "X_test")
-        if not hasattr(self, "classes_"):
-            self.classes_ = _classes(y_train, y_test)
-        train_accuracy = self._accuracy(train[""], _per_row(y_train, train_counts[""]))
-        test_accuracy = self._accuracy(test[""], _per_row(y_test, test_counts[""]))
+        if not hasattr(self, "target_type_"):
+            self.target_type_ = resolve_target_type(
+                y_train, self.target_type, "the labels of X_train"
+            )[1]
+        if self.target_type_ == "values":
+            y_train, y_test = _values(y_train, "X_train"), _values(y_test, "X_test")
+        else:
+            y_train, y_test = _class(y_train, "X_train"), _class(y_test, "X_test")
+        if self.y_train is None or self.y_test is None:
+            self._check_targets(y_train, y_test)
+        scores = self._scores(
+            train[""],
+            _per_row(y_train, train_counts[""]),
+            test[""],
+            _per_row(y_test, test_counts[""]),
+        )
+        n_targets = (
+            self.classes_.size if self.target_type_ == "classes" else y_test.shape[1]
+        )
         records = []
         for layer in extractor.layers_:
             record = {"epoch": epoch, "layer": layer}
@@ -285,12 +343,12 @@ class FeatureTracker:
                         else None
                     ),
                     spectrum=self.spectrum,
-                    n_targets=self.classes_.size,
+                    n_targets=n_targets,
                     threshold=self.threshold,
+                    target_type=self.target_type_,
                 )
             )
-            record["train_accuracy"] = train_accuracy
-            record["test_accuracy"] = test_accuracy
+            record.update(scores)
             records.append(record)
         if self.alignment:
             aligned = tracked_alignment(
@@ -370,6 +428,30 @@ class FeatureTracker:
         )
         return display.axes_[0]
 
+    def _check_targets(self, y_train, y_test):
+        """Class labels: the classes (of the outputs' columns); values: widths."""
+        if self.target_type_ == "classes":
+            if not hasattr(self, "classes_"):
+                self.classes_ = _classes(y_train, y_test)
+            return
+        if y_train.shape[1] != y_test.shape[1]:
+            raise ValueError(
+                f"The training targets have {y_train.shape[1]} columns but the "
+                f"test targets {y_test.shape[1]}."
+            )
+
+    def _scores(self, train_outputs, y_train, test_outputs, y_test):
+        """Accuracies (classes) or R² (values) of the network's outputs."""
+        if self.target_type_ == "values":
+            return {
+                "train_r2": _r2(train_outputs, y_train),
+                "test_r2": _r2(test_outputs, y_test),
+            }
+        return {
+            "train_accuracy": self._accuracy(train_outputs, y_train),
+            "test_accuracy": self._accuracy(test_outputs, y_test),
+        }
+
     def _accuracy(self, outputs, y):
         if outputs.ndim != 2 or outputs.shape[1] != self.classes_.size:
             return float("nan")
@@ -377,11 +459,35 @@ class FeatureTracker:
         return float(np.mean(predicted == y))
 
 
-def _checked_labels(y, X, name, x_name):
+def _r2(outputs, Y):
+    """``r2_score(Y, outputs)`` (uniform average); NaN when the widths differ."""
+    from sklearn.metrics import r2_score
+
+    outputs = np.asarray(outputs, dtype=np.float64)
+    outputs = outputs.reshape(outputs.shape[0], -1)
+    if outputs.shape != Y.shape or Y.shape[0] < 2:
+        return float("nan")
+    return float(r2_score(Y, outputs, multioutput="uniform_average"))
+
+
+def _values(y, x_name):
+    """Real targets as a 2-D float64 array (a vector is one column)."""
+    return resolve_target_type(y, "values", f"the targets of {x_name}")[0]
+
+
+def _class(y, x_name):
+    """Class labels as a 1-D array (one column read as 1-D)."""
+    return resolve_target_type(y, "classes", f"the labels of {x_name}")[0]
+
+
+def _checked_labels(y, X, name, x_name, kind):
     """Labels given beside ``X`` (None: read from its batches at each update)."""
     if y is None:
         return None
-    return labels_beside(y, Batches(X, 1, name=x_name), name, x_name)
+    batches = Batches(X, 1, name=x_name)
+    if kind == "values":
+        return _values(labels_beside(y, batches, name, x_name, values=True), x_name)
+    return labels_beside(y, batches, name, x_name)
 
 
 def _labels_of(y, targets, name, x_name):
@@ -397,11 +503,6 @@ def _labels_of(y, targets, name, x_name):
         raise ValueError(
             f"{name}=None needs {x_name} to carry its labels (a DataLoader or "
             "Dataset of (input, target) pairs, or dicts with 'labels')."
-        )
-    if targets.ndim != 1:
-        raise ValueError(
-            f"The labels that {x_name} yields must be 1-D class labels; got shape "
-            f"{targets.shape}."
         )
     return targets
 
@@ -422,7 +523,7 @@ def _classes(y_train, y_test):
 
 def _per_row(y, counts):
     """Labels of each row: a sample's label repeated over its rows."""
-    return y if counts is None else np.repeat(y, counts)
+    return y if counts is None else np.repeat(y, counts, axis=0)
 
 
 def _outputs_per_row(outputs, output_counts, counts, layer):
