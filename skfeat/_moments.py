@@ -238,12 +238,8 @@ def _small(host, like, xp):
 def _moments_of(blocks, xp, device, moments):
     """``(gram, sums, block scales)`` of in-memory blocks, checked for range."""
     acc = accumulation_dtype(xp, device)
-    dense = not any(sp.issparse(b) for b in blocks)
-    elements = _VIEW_CHUNK_ELEMENTS if dense and len(blocks) == 1 else CHUNK_ELEMENTS
     n_rows, width = blocks[0].shape[0], sum(b.shape[1] for b in blocks)
-    chunks = list(
-        row_chunks(n_rows, width, moments.chunk_rows, chunk_elements=elements)
-    )
+    chunks = list(row_chunks(n_rows, width, _fast_chunk_rows(blocks, moments)))
     unit = [1.0] * len(blocks)
     with_sums = moments.with_sums
     with np.errstate(all="ignore"):
@@ -252,11 +248,34 @@ def _moments_of(blocks, xp, device, moments):
         return gram, sums, unit
     # Out of the fast path's range, or NaN / infinity: find out which.
     scales = [_scale_of(b, xp, moments.name) for b in blocks]
+    # This pass copies each chunk in float64: chunks of CHUNK_ELEMENTS.
+    chunks = list(row_chunks(n_rows, width, moments.chunk_rows))
     with np.errstate(all="ignore"):
         gram, sums = _pass(blocks, chunks, scales, xp, device, acc, with_sums)
     if not bool(xp.all(xp.isfinite(gram))):  # pragma: no cover - defensive
         raise ValueError(f"{moments.name} {_NONFINITE}.")
     return gram, sums, scales
+
+
+def _fast_chunk_rows(blocks, moments):
+    """Rows per chunk of the fast pass (the data block read through views).
+
+    The data block's rows are views: its chunks only bound the float32
+    summation inside BLAS, so they hold up to ``_VIEW_CHUNK_ELEMENTS``.
+    Side blocks (targets, outputs) are copied per chunk (float64 and the
+    data's dtype), so their share stays within ``CHUNK_ELEMENTS``.  Sparse
+    blocks are densified per chunk: ``CHUNK_ELEMENTS`` in all.
+    """
+    if moments.chunk_rows is not None:
+        return moments.chunk_rows
+    width = sum(b.shape[1] for b in blocks)
+    if any(sp.issparse(b) for b in blocks):
+        return max(256, CHUNK_ELEMENTS // max(width, 1))
+    rows = _VIEW_CHUNK_ELEMENTS // max(blocks[0].shape[1], 1)
+    side = width - blocks[0].shape[1]
+    if side:
+        rows = min(rows, CHUNK_ELEMENTS // side)
+    return max(256, rows)
 
 
 def _pass(blocks, chunks, scales, xp, device, acc, with_sums):

@@ -381,3 +381,29 @@ def test_lists_of_numeric_strings_are_refused():
     nested lists were parsed into numbers silently."""
     with pytest.raises(TypeError, match="strings"):
         FeatureSpectrum().fit([["1", "2"], ["3", "5"], ["0", "1"]])
+
+
+def test_few_components_take_the_partial_eigensolver(monkeypatch):
+    # n_components = k <= p / 8: all eigenvalues, k eigenvectors (syevr with
+    # an index range); the fitted spectrum is that of the full solve.
+    import skfeat._spectrum as spectrum_module
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 48)) * 0.9 ** np.arange(48)
+    calls = []
+    top = spectrum_module._top_eigenvectors
+
+    def recording(G, k):
+        calls.append(k)
+        return top(G, k)
+
+    monkeypatch.setattr(spectrum_module, "_top_eigenvectors", recording)
+    few = FeatureSpectrum(n_components=5).fit(X)
+    assert calls == [5]
+    full = FeatureSpectrum().fit(X)
+    np.testing.assert_allclose(few.eigenvalues_, full.eigenvalues_[:5], rtol=1e-12)
+    np.testing.assert_allclose(few.components_, full.components_[:5], atol=1e-10)
+    assert few.rank_ == full.rank_
+    assert few.effective_dimension_ == pytest.approx(full.effective_dimension_, 1e-12)
+    FeatureSpectrum(n_components=7).fit(X)  # > p / 8: the full solve
+    assert calls == [5]

@@ -702,7 +702,10 @@ class _Collector:
                     "place after their forward pass (a module that reuses its "
                     "output tensor across calls): they cannot be read."
                 )
-            return torch.cat(self.chunks)
+            rows = sum(chunk.shape[0] for chunk in self.chunks)
+            first = self.chunks[0]
+            out = _empty((rows, first.shape[1]), first.dtype, self.device)
+            return torch.cat(self.chunks, out=out)
         if self.filled != self.n_samples:
             raise RuntimeError(
                 f"The layer {self.name!r} ran on {self.filled} of {self.n_samples} "
