@@ -357,3 +357,26 @@ def test_n_components_option_limits_the_held_out_measures(tmp_path):
     assert f"{cut['D_q']:.3g}" in text
     with pytest.raises(SystemExit):
         main(["report", path, "--n-components", "0"])
+
+
+def test_solver_and_random_state_options_reach_the_spectrum(tmp_path):
+    from skfeat import FeatureSpectrum
+    from skfeat.inspection import feature_record
+
+    Phi_train, Phi_test, y_train, y_test, outputs = _arrays()
+    path = save_run(
+        tmp_path / "run", Phi_train, Phi_test, y_train, y_test, outputs_test=outputs
+    )
+    args = ["--n-components", "3", "--solver", "randomized", "--random-state", "0"]
+    assert main(["report", path, "--out", str(tmp_path / "o"), *args]) == 0
+    text = (tmp_path / "o" / "report.md").read_text()
+    spectrum = FeatureSpectrum(3, solver="randomized", random_state=0)
+    record = feature_record(Phi_train, Phi_test, y_test, outputs, spectrum=spectrum)
+    assert f"{record['D_q']:.3g}" in text
+    # The solver reaches the spectrum: randomized needs a number of eigenpairs.
+    assert (
+        main(["report", path, "--out", str(tmp_path / "x"), "--solver", "randomized"])
+        == 2
+    )
+    with pytest.raises(SystemExit):
+        main(["report", path, "--solver", "lanczos"])

@@ -31,6 +31,20 @@ def add_arguments(parser):
         "compare runs",
     )
     parser.add_argument(
+        "--solver",
+        choices=("auto", "gram", "dual", "svd", "randomized"),
+        default="auto",
+        help="route of the spectrum's fit (see FeatureSpectrum); 'randomized' "
+        "with --n-components K for wide layers (default: auto)",
+    )
+    parser.add_argument(
+        "--random-state",
+        metavar="SEED",
+        type=int,
+        default=None,
+        help="seed of the randomized solver's sketch (default: none)",
+    )
+    parser.add_argument(
         "--target-type",
         choices=("auto", "classes", "values"),
         default="auto",
@@ -57,7 +71,11 @@ def run(args):
 
     from . import fail
 
-    spectrum = FeatureSpectrum(n_components=args.n_components)
+    spectrum = FeatureSpectrum(
+        n_components=args.n_components,
+        solver=args.solver,
+        random_state=args.random_state,
+    )
     try:
         path = write_report(
             args.run, args.out, spectrum=spectrum, target_type=args.target_type
