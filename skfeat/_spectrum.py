@@ -902,11 +902,15 @@ def _top_eigenvectors(G, k):
     return V
 
 
-# Up to this size numpy's eigh runs on one BLAS thread: its tridiagonal
-# reduction is memory-bound, and the threads' synchronisation cost more than
-# they gain (p = 512 on 2 busy cores: 0.05 s on one thread, 0.18-0.6 s on two;
-# p = 2048 gains from threads again).
-_SERIAL_EIGH_MAX = 1024
+# Up to this size numpy's eigh runs on one BLAS thread: the threads'
+# synchronisation costs more than they gain.  Measured on 2 quiet cores
+# (best of 15): p = 128 1.47 ms on one thread vs 1.41 ms on two, p = 256
+# 11.1 vs 7.8 ms, p = 512 56 vs 40 ms, p = 1024 291 vs 188 ms; the fit of
+# 50 000 x 512 float32 took 1.59x one X^T X with a one-thread eigh and 1.46x
+# with both.  (On an oversubscribed machine a threaded eigh can be several
+# times slower; BLAS threads are the user's to limit there, e.g. with
+# threadpoolctl.)
+_SERIAL_EIGH_MAX = 128
 
 
 @contextmanager
