@@ -103,7 +103,7 @@ def main():
         f"{t_sep / t_fit:.2f}x"
     )
     print(
-        f"FeatureSpectrum.measures (one pass)       {t_one:8.3f} s  "
+        f"FeatureSpectrum.projection_measures (one pass){t_one:8.3f} s  "
         f"{t_one / t_fit:.2f}x"
     )
     print(
