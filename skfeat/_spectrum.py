@@ -496,10 +496,28 @@ class FeatureSpectrum(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_is_fitted(self)
         _check_choice(target_type, TARGET_TYPE_CONSTRAINT[0], "target_type")
         X = self._validate(X, reset=False, min_samples=2)
-        coef = to_host(self.components_).T / np.sqrt(to_host(self.eigenvalues_))
         return projections_of_features(
-            X, coef, y, outputs, target_type=target_type, center_target=center_target
+            X,
+            self._coefficients(),
+            y,
+            outputs,
+            target_type=target_type,
+            center_target=center_target,
         )
+
+    def _coefficients(self):
+        """``W = V^T / sqrt(lambda)`` (p x k) in float64 where the eigenpairs live.
+
+        The accumulation dtype of their device: a GPU keeps them (the
+        measures reduce the ``p x p`` Gram by ``W`` there).
+        """
+        if isinstance(self.components_, np.ndarray):
+            lam = np.asarray(self.eigenvalues_, dtype=np.float64)
+            return np.asarray(self.components_, dtype=np.float64).T / np.sqrt(lam)
+        xp, device = namespace_and_device(self.components_)
+        acc = accumulation_dtype(xp, device)
+        lam = xp.astype(self.eigenvalues_, acc)
+        return xp.astype(self.components_, acc).T / xp.sqrt(lam)
 
     def quality(self, X, y, *, target_type="auto", center_target=False):
         """Cumulative quality ``Q(k)``, ``k = 1..n_components_``, on a sample.

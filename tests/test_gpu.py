@@ -255,3 +255,25 @@ def test_device_without_eigh_solves_on_the_host(monkeypatch):
     np.testing.assert_allclose(
         est.eigenvalues_.numpy(), ref.eigenvalues_, rtol=0, atol=1e-5
     )
+
+
+@pytest.mark.parametrize("n_components", [8, None])
+def test_projection_measures_on_device(device_backend, host_copies, n_components):
+    X = features()
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, size=N)
+    F = (X[:, :3] + 0.1 * rng.normal(size=(N, 3))).astype(np.float32)
+    Xb, Fb = device_backend.asarray(X), device_backend.asarray(F)
+    est = FeatureSpectrum(n_components).fit(Xb)
+    with host_copies() as shapes:
+        got = est.projection_measures(Xb, y, Fb)
+    want = FeatureSpectrum(n_components).fit(X).projection_measures(X, y, F)
+    for key in ("cumulative_quality", "cumulative_utility", "feature_quality"):
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-5)
+    assert got.cka_mf == pytest.approx(want.cka_mf, rel=1e-4, abs=1e-6)
+    # Neither the p x p Gram, nor the k x p eigenvectors, nor any sample-long
+    # array crosses to the host: matrices of the k + C + t side and vectors.
+    assert all(N not in shape for shape in shapes), shapes
+    if n_components is not None:
+        # k + C + t = 14 < p = 24: every matrix that crosses is of that side.
+        assert all(max(s) < P for s in shapes if len(s) == 2), shapes

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, validate_params
 
 from skfeat._moments import Moments, sample_moments, samples_side_is_smaller
-from skfeat.utils._array_api import is_dask, namespace_and_device, to_host
+from skfeat.utils._array_api import from_host, is_dask, namespace_and_device, to_host
 from skfeat.utils._rank import span_rtol, spectrum_rtol
 from skfeat.utils._validation import check_matrix, check_same_length
 
@@ -317,11 +317,15 @@ def cka_mf_from_grams(grams, features=0, outputs=1):
     gram_ff = grams.block(outputs, outputs)
     # Z = F W: an orthonormal basis of span(F), so Z Z^T is the projector P_F.
     W = span_basis(gram_ff, grams.span_rtol(outputs))
+    # The features' blocks stay where they live (p x p on a device); W is
+    # small (outputs x rank) and goes to them.
+    gram_xf = grams.device_block(features, outputs)
+    xp, device = namespace_and_device(gram_xf)
     cka = centred_cka(
-        grams.block(features, features),
-        grams.block(features, outputs) @ W,
+        grams.device_block(features, features),
+        gram_xf @ from_host(W, xp, device, gram_xf.dtype),
         W.T @ gram_ff @ W,
-        grams.block_sums(features),
+        grams.device_block_sums(features),
         W.T @ grams.block_sums(outputs),
         grams.n_samples,
         grams.noise_rtol(),

@@ -19,7 +19,7 @@ import scipy.linalg
 from scipy.linalg import solve_triangular
 
 from skfeat._moments import Moments
-from skfeat.utils._array_api import to_host
+from skfeat.utils._array_api import from_host, namespace_and_device, to_host
 from skfeat.utils._rank import span_rtol, spectrum_rtol
 
 __all__ = [
@@ -35,10 +35,12 @@ __all__ = [
 
 
 class GramBlocks:
-    """Host float64 Gram matrix and column sums of ``[B_1 | B_2 | ...]``.
+    """Float64 Gram matrix and column sums of ``[B_1 | B_2 | ...]``, where they live.
 
     One pass over the rows, where the data lives (see
-    :class:`~skfeat._moments.Moments`); ``block(i, j)`` slices the result.
+    :class:`~skfeat._moments.Moments`); ``block(i, j)`` gives a block on the
+    host, ``device_block(i, j)`` where the accumulator lives (a GPU: the
+    ``p x p`` data block is reduced there, only small results cross).
     Block 0 is the data (products in its dtype); the others are side blocks
     (targets, outputs) whose own products are exact.
 
@@ -51,11 +53,12 @@ class GramBlocks:
 
     Attributes
     ----------
-    gram : ndarray of shape (d, d)
-        Uncentred ``B^T B`` in float64, each block in units of a power of two
-        near its root-mean-square size (every measure here is invariant to a
-        block's scale).
-    sums : ndarray of shape (d,)
+    gram : array of shape (d, d)
+        Uncentred ``B^T B`` in float64 (the accumulation dtype of the data's
+        device), each block in units of a power of two near its
+        root-mean-square size (every measure here is invariant to a block's
+        scale).
+    sums : array of shape (d,)
         Column sums, in the same units.
     n_samples : int
         ``m``.
@@ -93,24 +96,56 @@ class GramBlocks:
         # Each block in units of a power of two near its root-mean-square
         # size: the measures do not depend on a block's scale, and the small
         # algebra (norms of Grams, eigendecompositions) then never meets
-        # squares of 1e200 that overflow float64.
-        gram, sums = to_host(moments.gram), to_host(moments.sums)
-        diag = np.diag(gram)
-        factors = np.ones(gram.shape[0])
+        # squares of 1e200 that overflow float64.  Only the diagonal (a
+        # vector) visits the host to choose the factors.
+        gram, sums = moments.gram, moments.sums
+        xp, device = namespace_and_device(gram)
+        d = gram.shape[0]
+        diag = to_host(xp.reshape(gram, (-1,))[:: d + 1])
+        factors = np.ones(d)
         for block in self._slices:
             top = float(diag[block].max()) / max(self.n_samples, 1)
             if top > 0:
                 factors[block] = 2.0 ** round(0.5 * np.log2(top))
-        self.gram = gram / np.outer(factors, factors)
-        self.sums = sums / factors
+        f = from_host(factors, xp, device, gram.dtype)
+        self.gram = gram / (f[:, None] * f[None, :])
+        self.sums = sums / f
 
-    def block(self, i, j):
-        """Return the ``(i, j)`` block of the Gram matrix."""
+    def device_block(self, i, j):
+        """Return the ``(i, j)`` block where the accumulator lives."""
         return self.gram[self._slices[i], self._slices[j]]
 
-    def block_sums(self, i):
-        """Return the column sums of block ``i``."""
+    def device_block_sums(self, i):
+        """Return the column sums of block ``i`` where the accumulator lives."""
         return self.sums[self._slices[i]]
+
+    def block(self, i, j):
+        """Return the ``(i, j)`` block of the Gram matrix (host float64)."""
+        return np.asarray(to_host(self.device_block(i, j)), dtype=np.float64)
+
+    def block_sums(self, i):
+        """Return the column sums of block ``i`` (host float64)."""
+        return np.asarray(to_host(self.device_block_sums(i)), dtype=np.float64)
+
+    def reduced(self, coef, j=None):
+        """``coef^T G_00 coef`` or ``coef^T G_0j`` where the Gram lives, on the host.
+
+        The data block (``p x p``, ``p x d_j``) is reduced by ``coef`` (``p x
+        k``, host or on the accumulator's device) before anything crosses:
+        only ``k x k`` / ``k x d_j`` results reach the host.
+        """
+        xp, device = namespace_and_device(self.gram)
+        C = (
+            coef
+            if not isinstance(coef, np.ndarray)
+            else from_host(coef, xp, device, self.gram.dtype)
+        )
+        C = xp.astype(C, self.gram.dtype)
+        if j is None:
+            value = C.T @ (self.device_block(0, 0) @ C)
+        else:
+            value = C.T @ self.device_block(0, j)
+        return np.asarray(to_host(value), dtype=np.float64)
 
     def span_rtol(self, i, n_cols=None):
         """Rank tolerance for the span of (combinations of) block ``i``.
@@ -285,15 +320,26 @@ def centred_cka(gxx, gxz, gzz, sx, sz, m, rtol):
     cka : float
         In ``[0, 1]``.
     """
-    cxx = gxx - np.outer(sx, sx) / m
+    # gxx, gxz and sx may live on a device (the p side); gzz and sz are small
+    # host arrays.  Only Frobenius norms (scalars) cross.
+    xp, device = namespace_and_device(gxx)
+    sz_dev = from_host(np.asarray(sz, dtype=np.float64), xp, device, gxx.dtype)
+    cxx = gxx - sx[:, None] * sx[None, :] / m
     czz = gzz - np.outer(sz, sz) / m
-    cxz = gxz - np.outer(sx, sz) / m
-    nx, nz = np.linalg.norm(cxx), np.linalg.norm(czz)
-    if nx <= rtol * max(np.linalg.norm(gxx), 1e-300) or nz <= rtol * max(
+    cxz = gxz - sx[:, None] * sz_dev[None, :] / m
+    nx, nz = _frobenius(cxx, xp), np.linalg.norm(czz)
+    if nx <= rtol * max(_frobenius(gxx, xp), 1e-300) or nz <= rtol * max(
         np.linalg.norm(gzz), 1e-300
     ):
         return constant_representation_cka()
-    return float(np.clip(np.linalg.norm(cxz) ** 2 / (nx * nz), 0.0, 1.0))
+    return float(np.clip(_frobenius(cxz, xp) ** 2 / (nx * nz), 0.0, 1.0))
+
+
+def _frobenius(A, xp):
+    """``||A||_F`` as a float, computed where ``A`` lives."""
+    if isinstance(A, np.ndarray):
+        return float(np.linalg.norm(A))
+    return float(to_host(xp.sqrt(xp.sum(A * A))))
 
 
 def constant_representation_cka(stacklevel=4):

@@ -15,6 +15,7 @@ never a matrix larger than ``min(p, m)^2 + k max(p, m)``.
 
 import warnings
 
+import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import validate_params
 
@@ -120,7 +121,8 @@ def projections_of_features(
 ):
     """All projection measures of ``E = X @ coef``, on the cheaper side of ``X``.
 
-    ``coef`` (p x K, host float64) maps features to eigenfunctions.  For
+    ``coef`` (p x K, float64 on the host or where ``X`` lives) maps features
+    to eigenfunctions.  For
     ``p <= m``, one pass over ``[X | Y | F]``: ``E^T E = coef^T (X^T X) coef``
     and ``E^T Z = coef^T (X^T Z)``, so the eigenfunctions are never
     evaluated, and the same Gram gives CKA-MF of ``X`` itself (the result's
@@ -162,14 +164,18 @@ def _evaluates(shape, k, with_outputs):
 
 
 def _evaluated(X, coef):
-    """``X @ coef`` where ``X`` lives, in its dtype (``coef`` is host float64)."""
+    """``X @ coef`` where ``X`` lives, in its dtype (``coef`` host or there too)."""
     if is_dask(X):
         import dask.array as da
 
         W = da.from_array(coef.astype(X.dtype), chunks=coef.shape)
         return X.rechunk({1: -1}) @ W
     xp, device = namespace_and_device(X)
-    W = from_host(coef, xp, device, X.dtype)
+    W = (
+        from_host(coef, xp, device, X.dtype)
+        if isinstance(coef, np.ndarray)
+        else xp.astype(coef, X.dtype)
+    )
     E = X @ W
     if not bool(xp.all(xp.isfinite(E))):
         raise ValueError("X contains NaN or infinity.")
@@ -188,9 +194,10 @@ def projections_from_grams(grams, coef, index):
     """
     from ._cka import cka_mf_from_grams
 
-    gram_xx = grams.block(0, 0)
+    # The p x p data block is reduced where it lives: only k x k and k x d_z
+    # results cross to the host.
     result = _collect(
-        grams, index, coef.T @ gram_xx @ coef, lambda z: coef.T @ grams.block(0, z)
+        grams, index, grams.reduced(coef), lambda z: grams.reduced(coef, z)
     )
     if "outputs" in index:
         result.cka_mf = cka_mf_from_grams(grams, 0, index["outputs"])
