@@ -144,3 +144,44 @@ def test_rows_geometry_holds_no_float64_copy_of_the_features():
     assert peak < full_copy / 2
     assert 0 < got["compression"] < np.inf and got["target_linearity"] == 1.0
     assert value["target_linearity"] == 1.0
+
+
+@pytest.mark.parametrize("global_mean", ["samples", "classes"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_public_class_measures_of_wide_features_from_the_sample_side(
+    global_mean, dtype, monkeypatch
+):
+    from skfeat.metrics import (
+        _geometry,
+        between_class_discrimination,
+        neural_collapse,
+        within_class_compression,
+    )
+
+    n, p, K = 80, 500, 5
+    H, y = _wide(n, p, K, seed=3, dtype=dtype)
+    y[:3] = [0, 1, 2]  # every class present, imbalanced
+    W = np.random.default_rng(4).normal(size=(K, p))
+    predictions = np.roll(y, 1)
+    # The p x p class moments are never built for p > n.
+    monkeypatch.setattr(
+        _geometry.ClassMoments,
+        "update",
+        lambda *a, **k: pytest.fail("p x p class moments for wide features"),
+    )
+    naive = geometry(H, y, global_mean=global_mean, weights=W)
+    nc = neural_collapse(
+        H, y, weights=W, predictions=predictions, global_mean=global_mean
+    )
+    rel = 1e-9 if dtype == np.float64 else 2e-5
+    for key in ("nc1", "nc2_equinorm", "nc2_equiangularity", "nc2_etf", "cdnv"):
+        assert getattr(nc, key) == pytest.approx(naive[key], rel=rel), key
+    assert nc.nc3 == pytest.approx(naive["nc3"], rel=rel)
+    assert nc.nc4 == pytest.approx(np.mean(naive["ncc"] != predictions))
+    reference = geometry(H, y)
+    assert within_class_compression(H, y) == pytest.approx(
+        reference["compression"], rel=rel
+    )
+    assert between_class_discrimination(H, y) == pytest.approx(
+        reference["discrimination"], rel=rel
+    )

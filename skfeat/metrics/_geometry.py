@@ -866,7 +866,11 @@ def _cdnv(means, variances):
 def _moments_of(H, y, target_type="auto", what="This measure"):
     """Class moments of ``H`` for class labels ``y`` (continuous ``y`` refused)."""
     labels = class_labels(y, target_type, what=what)
-    moments = ClassMoments().update(H, labels)
+    if rows_side(H):
+        # Wide layers (p > n): the sample side, never a p x p matrix.
+        moments = SampleSideGeometry(H, labels)
+    else:
+        moments = ClassMoments().update(H, labels)
     if moments.classes_.size == moments.n_samples_:
         raise ValueError(
             f"y has {moments.classes_.size} classes for as many samples: every "
@@ -1153,7 +1157,7 @@ def rows_side(H):
 
 
 def _scaled_column_blocks(H, xp):
-    """Yield ``(columns, block)``: float64 column blocks of ``H`` where it lives.
+    """Yield ``(columns, block, scale)``: float64 column blocks of ``H``, ``H / scale``.
 
     Divided by a power of two near the largest magnitude of ``H`` (every
     measure here is scale-invariant), so that squares neither overflow nor
@@ -1170,7 +1174,7 @@ def _scaled_column_blocks(H, xp):
     step = max(1, CHUNK_ELEMENTS // (8 * max(n, 1)))
     for start in range(0, p, step):
         columns = slice(start, min(start + step, p))
-        yield columns, xp.astype(H[:, columns], xp.float64) / top
+        yield columns, xp.astype(H[:, columns], xp.float64) / top, top
 
 
 def _padded(lam, p):
@@ -1200,84 +1204,185 @@ def rows_geometry(H, y, rank_share=0.95):
     >>> round(rows_geometry(H, [0, 0, 1, 1])["compression"], 4)
     0.0198
     """
-    H = check_matrix(H, "H")
-    xp, device = namespace_and_device(H)
-    labels = check_labels(y)
-    check_n_samples(labels, H.shape[0], "y")
-    classes, codes = np.unique(labels, return_inverse=True)
-    K, (n, p) = classes.size, H.shape
-    if K < 2:
-        raise ValueError(
-            "The geometry measures need at least 2 classes; "
-            f"y has only {K} ({classes.tolist()})."
+    geometry = SampleSideGeometry(H, y)
+    return {
+        "compression": geometry.within_class_compression(),
+        "discrimination": geometry.between_class_discrimination(),
+        "numerical_rank": geometry.numerical_rank(rank_share),
+        "nc1": geometry.neural_collapse().nc1,
+        "target_linearity": geometry.target_linearity(),
+    }
+
+
+class SampleSideGeometry(ClassMoments):
+    """Class geometry of dense wide features (``p > n``) from their rows.
+
+    The measures of :class:`ClassMoments` (inherited: the same formulas) from
+    statistics read off ``H`` itself, never a ``p x p`` matrix: class means
+    (``K x p``) and within-class spreads from float64 column blocks (each
+    class relative to its first sample, as :class:`ClassMoments`, so
+    collapsed features lose no digits), ``Sigma_W`` applied only to the
+    directions of the centred class means (``(H - M_y) V``, ``n x K``, a
+    second pass), and the spectrum of ``H^T H`` from the ``n x n`` kernel
+    ``H H^T`` (:func:`~skfeat._moments.sample_moments`).  Keeps a reference
+    to ``H`` (no copy); it takes no updates.
+
+    Parameters
+    ----------
+    H : array of shape (n_samples, n_features)
+        Dense features, any array-API namespace and device.
+    y : array-like of shape (n_samples,)
+        Class labels.
+    """
+
+    def __init__(self, H, y):
+        super().__init__()
+        H = check_matrix(H, "H")
+        labels = check_labels(y)
+        check_n_samples(labels, H.shape[0], "y")
+        self._H = H
+        self._xp, self._device = namespace_and_device(H)
+        self._classes, self._codes = np.unique(labels, return_inverse=True)
+        K, (n, p) = self._classes.size, H.shape
+        self._counts_k = np.bincount(self._codes, minlength=K).astype(np.float64)
+        self._dtype = _least_precise(None, H.dtype)
+        self._on_device = None  # codes, first rows and one-hot where H lives
+        means, row_sq = np.empty((K, p)), np.zeros(n)
+        self._top = 1.0
+        for columns, block, top in _scaled_column_blocks(H, self._xp):
+            within, means[:, columns] = self._within_rows(block)
+            row_sq += to_host(self._xp.sum(within * within, axis=1))
+            self._top = top
+        self._means = means  # units of self._top
+        self._variances = (
+            np.bincount(self._codes, weights=row_sq, minlength=K) / self._counts_k
         )
-    dtype = _least_precise(None, H.dtype)
-    counts = np.bincount(codes, minlength=K).astype(np.float64)
-    onehot = np.zeros((n, K))
-    onehot[np.arange(n), codes] = 1.0
-    onehot_dev = from_host(onehot, xp, device, xp.float64)
-    codes_dev = xp.asarray(codes, device=device)
-    first_dev = xp.asarray(np.unique(codes, return_index=True)[1], device=device)
+        self._kernel = None
 
-    def within_rows(block):
-        """``(rows - their class mean, class means)`` of one column block.
+    @property
+    def n_features_(self):
+        """Number of features ``p``."""
+        return self._H.shape[1]
 
-        Each class relative to its first sample, as ClassMoments: collapsed
-        features (spread << means) lose no digits, equal rows give equal
-        means.
-        """
-        refs = xp.take(block, first_dev, axis=0)
-        shifted = block - xp.take(refs, codes_dev, axis=0)
-        shift_means = to_host(onehot_dev.T @ shifted) / counts[:, None]
+    @property
+    def n_samples_(self):
+        """Number of samples."""
+        return int(self._H.shape[0])
+
+    @property
+    def classes_(self):
+        """Labels of the classes, sorted."""
+        return self._classes
+
+    @property
+    def counts_(self):
+        """Samples per class, in the order of ``classes_``."""
+        return self._counts_k.astype(np.int64)
+
+    def update(self, H, y):
+        """Refused: the sample-side geometry is of one ``H``."""
+        raise TypeError("SampleSideGeometry measures one H; it takes no updates.")
+
+    def merge(self, other):
+        """Refused, as :meth:`update`."""
+        raise TypeError("SampleSideGeometry measures one H; it takes no merges.")
+
+    def _within_rows(self, block):
+        """``(rows - their class mean, class means)`` of one column block."""
+        xp, device = self._xp, self._device
+        if self._on_device is None:
+            n = block.shape[0]
+            onehot = np.zeros((n, self._classes.size))
+            onehot[np.arange(n), self._codes] = 1.0
+            first = np.unique(self._codes, return_index=True)[1]
+            self._on_device = (
+                xp.asarray(self._codes, device=device),
+                xp.asarray(first, device=device),
+                from_host(onehot, xp, device, xp.float64),
+            )
+        codes, first, onehot = self._on_device
+        refs = xp.take(block, first, axis=0)
+        shifted = block - xp.take(refs, codes, axis=0)
+        shift_means = to_host(onehot.T @ shifted) / self._counts_k[:, None]
         within = shifted - xp.take(
-            from_host(shift_means, xp, device, xp.float64), codes_dev, axis=0
+            from_host(shift_means, xp, device, xp.float64), codes, axis=0
         )
         return within, to_host(refs) + shift_means
 
-    means, row_sq = np.empty((K, p)), np.zeros(n)
-    for columns, block in _scaled_column_blocks(H, xp):
-        within, means[:, columns] = within_rows(block)
-        row_sq += to_host(xp.sum(within * within, axis=1))
-    variances = np.bincount(codes, weights=row_sq, minlength=K) / counts
-    grand_mean = counts @ means / n
-    centred = means - grand_mean
-    # Compression and discrimination: class means and spreads only.
-    compression = _ratio(counts @ variances / n, np.sum(centred**2) / K)
-    norms = np.linalg.norm(means, axis=1)
-    unit = means / np.where(norms > 0, norms, 1.0)[:, None]
-    cosines = unit @ unit.T
-    np.fill_diagonal(cosines, -np.inf)
-    discrimination = float(1.0 - np.clip(cosines.max(), -1.0, 1.0))
-    # NC1: Sigma_W on the directions of the centred means (ClassMoments._nc1),
-    # a second pass over the column blocks: (H - M_y) V is n x K.
-    _, s, Vt = np.linalg.svd(centred, full_matrices=False)
-    scale = max(s[0], np.abs(means).max()) if s.size else 0.0
-    keep = s > scale * max(K, p) * EPS64
-    if np.any(keep):
-        projected = np.zeros((n, int(keep.sum())))
-        for columns, block in _scaled_column_blocks(H, xp):
+    def _check_started(self):
+        pass
+
+    def _stats(self, global_mean="samples"):
+        K = self._classes.size
+        if K < 2:
+            raise ValueError(
+                "The geometry measures need at least 2 classes; "
+                f"y has only {K} ({self._classes.tolist()})."
+            )
+        counts, means = self._counts_k, self._means
+        n = counts.sum()
+        if global_mean == "classes":
+            grand_mean = means.mean(axis=0)
+        else:
+            grand_mean = counts @ means / n
+        return counts, n, means, self._variances, means - grand_mean
+
+    def _nc1(self, centred):
+        K, p = centred.shape
+        _, s, Vt = np.linalg.svd(centred, full_matrices=False)
+        scale = max(s[0], np.abs(self._means).max()) if s.size else 0.0
+        keep = s > scale * max(K, p) * EPS64
+        if not np.any(keep):
+            return float("inf")
+        xp, device = self._xp, self._device
+        projected = np.zeros((self.n_samples_, int(keep.sum())))
+        for columns, block, _ in _scaled_column_blocks(self._H, xp):
             V = from_host(Vt[keep][:, columns].T, xp, device, xp.float64)
-            projected += to_host(within_rows(block)[0] @ V)
-        quad = np.sum(projected**2, axis=0) / n
-        nc1 = float(max(np.sum(quad / s[keep] ** 2), 0.0))
-    else:
-        nc1 = float("inf")
-    # Numerical rank and target linearity: the n x n side of H^T H.
-    gram = to_host(sample_moments(H, name="H").gram)
-    lam = np.linalg.eigvalsh(gram)
-    rank = rank_from_gram(None, rank_share, n, dtype, eigenvalues=_padded(lam, p))
-    Yc = onehot - counts / n
-    total = n - counts @ counts / n
-    rtol = span_rtol(dtype, n, p, exact=False)
-    return {
-        "compression": compression,
-        "discrimination": discrimination,
-        "numerical_rank": rank,
-        "nc1": nc1,
-        "target_linearity": float(
-            np.clip(kernel_projection(gram, Yc, rtol, eigenvalues=lam) / total, 0, 1)
-        ),
-    }
+            projected += to_host(self._within_rows(block)[0] @ V)
+        quad = np.sum(projected**2, axis=0) / self.n_samples_
+        return float(max(np.sum(quad / s[keep] ** 2), 0.0))
+
+    def _kernel_eigenvalues(self):
+        """``H H^T`` (host float64) and its eigenvalues, computed once."""
+        if self._kernel is None:
+            gram = to_host(sample_moments(self._H, name="H").gram)
+            self._kernel = gram, np.linalg.eigvalsh(gram)
+        return self._kernel
+
+    def numerical_rank(self, rank_share=0.95):
+        """Numerical rank of ``H``; see :meth:`ClassMoments.numerical_rank`."""
+        _check_share(rank_share)
+        lam = self._kernel_eigenvalues()[1]
+        n, p = self._H.shape
+        return rank_from_gram(
+            None, rank_share, n, self._dtype, eigenvalues=_padded(lam, p)
+        )
+
+    def target_linearity(self):
+        """Target linearity of the one-hot labels (``n x n`` side)."""
+        gram, lam = self._kernel_eigenvalues()
+        n, p = self._H.shape
+        onehot = np.zeros((n, self._classes.size))
+        onehot[np.arange(n), self._codes] = 1.0
+        counts = self._counts_k
+        Yc = onehot - counts / n
+        total = n - counts @ counts / n
+        rtol = span_rtol(self._dtype, n, p, exact=False)
+        explained = kernel_projection(gram, Yc, rtol, eigenvalues=lam)
+        return float(np.clip(explained / total, 0, 1))
+
+    def nearest_class_mean(self, H):
+        """Label of the nearest class mean of each row of ``H``."""
+        H = check_matrix(H, "H")
+        if H.shape[1] != self.n_features_:
+            raise ValueError(
+                f"H has {H.shape[1]} features; the moments have {self.n_features_}."
+            )
+        labels = [
+            _nearest(chunk, self._means, self._top)
+            for _, chunk in iter_row_blocks(H, self._means.shape[0], self.chunk_rows)
+        ]
+        return self._classes[np.concatenate(labels)]
 
 
 def rows_value_geometry(H, Y, rank_share=0.95):
