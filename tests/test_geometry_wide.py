@@ -185,3 +185,13 @@ def test_public_class_measures_of_wide_features_from_the_sample_side(
     assert between_class_discrimination(H, y) == pytest.approx(
         reference["discrimination"], rel=rel
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_numerical_rank_of_wide_features_from_the_sample_side(dtype):
+    from skfeat.metrics import numerical_rank
+
+    H, _ = _wide(40, 300, 3, seed=5, dtype=dtype)
+    for share in (0.5, 0.95, 1.0):
+        assert numerical_rank(H, rank_share=share) == rank_share(H, share)
+    assert numerical_rank(H.T, rank_share=0.95) == rank_share(H.T, 0.95)

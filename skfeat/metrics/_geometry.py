@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from skfeat._moments import Moments, sample_moments
+from skfeat._moments import Moments, sample_moments, samples_side_is_smaller
 from skfeat.utils._array_api import from_host, is_dask, namespace_and_device, to_host
 from skfeat.utils._rank import EPS64, dtype_eps, span_rtol, spectrum_rtol
 from skfeat.utils._rows import CHUNK_ELEMENTS, iter_row_blocks
@@ -1026,6 +1026,11 @@ def numerical_rank(H, *, rank_share=0.95):
     (2, 3)
     """
     H = check_matrix(H, "H")
+    n, p = H.shape
+    if samples_side_is_smaller(n, p):
+        # Wide features: the nonzero spectrum of H^T H is that of H H^T.
+        lam = np.linalg.eigvalsh(to_host(sample_moments(H, name="H").gram))
+        return rank_from_gram(None, rank_share, n, H.dtype, eigenvalues=_padded(lam, p))
     moments = Moments(with_sums=False, name="H").update(H)
     return rank_from_gram(to_host(moments.gram), rank_share, moments.n_samples, H.dtype)
 
