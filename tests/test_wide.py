@@ -508,3 +508,29 @@ def test_score_of_few_eigenfunctions_evaluates_them(dtype):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 8 * p * p / 4
+
+
+@pytest.mark.parametrize("p", [10, 100])  # the feature side, then the m x m side
+def test_cka_of_a_float32_side_with_a_large_mean_and_a_small_spread(p):
+    # Relative spread 1e-4: far above float32's resolution of the values, so
+    # not constant; both routes measure it (exactly centred in float64).
+    rng = np.random.default_rng(0)
+    m = 40
+    X = rng.normal(size=(m, p))
+    Y = (1000 + 0.1 * rng.normal(size=(m, 3))).astype(np.float32)
+    Yd = Y.astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = linear_cka(X, Y)
+        debiased = linear_cka(X, Y, debiased=True)
+    assert got == pytest.approx(cka_kernels(X @ X.T, Yd @ Yd.T), rel=1e-6)
+    centred = Yd - Yd.mean(axis=0)
+    assert debiased == pytest.approx(debiased_linear_cka(X, centred), rel=1e-6)
+
+
+def test_cka_warns_when_float32_products_lose_the_centred_gram():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 10))
+    Y = (1000 + 0.1 * rng.normal(size=(400, 3))).astype(np.float32)
+    with pytest.warns(UserWarning, match="lost digits"):
+        linear_cka(Y, X)

@@ -181,13 +181,14 @@ def _debiased_from_kernels(a, b):
         cross = K.sum(axis=0) @ L.sum(axis=0)
         return (np.sum(K * L) + ones - 2.0 / (m - 2) * cross) / (m * (m - 3))
 
+    # Each side against its own floor, as the biased route (side_cka).
+    if _is_constant(a) or _is_constant(b):
+        return constant_representation_cka()
     K, L = a.kernel.copy(), b.kernel.copy()
-    kx, ky = float(np.trace(K)), float(np.trace(L))
     np.fill_diagonal(K, 0.0)
     np.fill_diagonal(L, 0.0)
     xy, xx, yy = hsic(K, L), hsic(K, K), hsic(L, L)
-    floor = a.rtol
-    if xx <= floor * abs(kx) ** 2 / m**2 or yy <= floor * abs(ky) ** 2 / m**2:
+    if xx <= 0 or yy <= 0:
         return constant_representation_cka()
     return float(np.clip(xy / np.sqrt(xx * yy), -1.0, 1.0))
 
@@ -209,9 +210,12 @@ class _Side:
     def of(cls, A, name, *, kernel=False):
         """Return the side of a validated ``A``; ``kernel=True`` forces the kernel."""
         m, q = A.shape
-        rtol = spectrum_rtol(A.dtype, min(m, q))
+        rtol = _exact_rtol(A.dtype, m, q)
         if kernel or samples_side_is_smaller(m, q):
             if samples_side_is_smaller(m, q):
+                # Products in the data's dtype: their rounding, relative to
+                # the uncentred kernel, is the floor of the centred one.
+                rtol = spectrum_rtol(A.dtype, min(m, q))
                 K = to_host(sample_moments(A, name=name).gram)
                 # In units of a power of two near its largest entry (CKA does
                 # not depend on them): its Frobenius norms stay in range.
@@ -249,11 +253,27 @@ class _Side:
         return float(np.sum((self.kernel @ other.data) * other.data))
 
 
+def _exact_rtol(dtype, m, q):
+    """Constant-side floor of columns centred exactly (host float64).
+
+    The values are exact; centring them in float64 leaves a residue of
+    relative size about ``m eps``, so a side whose centred Gram is below
+    ``(m eps)^2`` of its uncentred one (relative spread below ``m eps``) is
+    constant to working precision.  Real spread above that is measured: a
+    float32 side of mean 1000 and spread 0.1 is not constant.
+    """
+    return (m * spectrum_rtol(dtype, q)) ** 2
+
+
+def _is_constant(side):
+    return side.centred_norm() <= side.rtol * max(side.norm, 1e-300)
+
+
 def side_cka(a, b):
     """Linear CKA of two :class:`_Side` s; 0 with a warning for a constant side."""
-    na, nb = a.centred_norm(), b.centred_norm()
-    if na <= a.rtol * max(a.norm, 1e-300) or nb <= b.rtol * max(b.norm, 1e-300):
+    if _is_constant(a) or _is_constant(b):
         return constant_representation_cka()
+    na, nb = a.centred_norm(), b.centred_norm()
     return float(np.clip(a.inner(b) / (na * nb), 0.0, 1.0))
 
 
@@ -279,7 +299,8 @@ def wide_cka_mf(Phi, F):
     features = _Side.of(Phi, "Phi")
     if not W.shape[1]:
         return 1.0 - side_cka(features, _Side.of_data(np.zeros((m, 1)), 0.0))
-    return 1.0 - side_cka(features, _Side.of_data(Fh @ W, features.rtol))
+    outputs = _Side.of_data(Fh @ W, _exact_rtol(F.dtype, m, c))
+    return 1.0 - side_cka(features, outputs)
 
 
 class _RawBlocks(GramBlocks):

@@ -332,7 +332,23 @@ def centred_cka(gxx, gxz, gzz, sx, sz, m, rtol):
         np.linalg.norm(gzz), 1e-300
     ):
         return constant_representation_cka()
+    if nx <= _LOST * rtol * _frobenius(gxx, xp):
+        # The centred Gram is the difference of two nearly equal uncentred
+        # ones: their rounding (rtol, relative) is then a visible share of it.
+        warnings.warn(
+            "The first representation's mean is much larger than its spread: "
+            "its centred Gram matrix is below "
+            f"{_LOST:g} x the rounding of its products, so CKA has lost digits. "
+            "Subtract the mean of the features first, or pass float64 data.",
+            UserWarning,
+            stacklevel=4,
+        )
     return float(np.clip(_frobenius(cxz, xp) ** 2 / (nx * nz), 0.0, 1.0))
+
+
+# A centred Gram within this factor of the products' rounding has lost three
+# digits or more (a relative error of 1e-3 or worse): CKA warns.
+_LOST = 1e3
 
 
 def _frobenius(A, xp):
