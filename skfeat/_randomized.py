@@ -287,7 +287,11 @@ class GramProducts:
         for batch in self.passes():
             batch = self.check(batch, self.last is None)
             self.last = batch
-            key = (str(batch.dtype), type(batch).__module__)
+            key = (
+                str(batch.dtype),
+                type(batch).__module__,
+                str(getattr(batch, "device", None)),
+            )
             if key not in cache:
                 if is_dask(batch):
                     cache[key] = Q.astype(batch.dtype)
@@ -376,7 +380,8 @@ class NystromSketch:
         """
         xp, device = (np, None) if is_dask(X) else namespace_and_device(X)
         omega = self._omega_dev
-        if omega is None or omega.dtype != X.dtype:
+        device_of = lambda a: str(getattr(a, "device", None))  # noqa: E731
+        if omega is None or omega.dtype != X.dtype or device_of(omega) != device_of(X):
             omega = (
                 self.omega.astype(X.dtype)
                 if is_dask(X)
