@@ -14,27 +14,16 @@ interleaved rounds, and each ratio compares timings of this same run.
 
 import argparse
 import copy
-import time
 import warnings
 
 import torch
+from bench_extractor import best_of  # the same interleaved rounds
 from threadpoolctl import threadpool_limits
 
 from skfeat.cli._demo import _cnn, _digits, _train_sgd
 from skfeat.torch import FeatureTracker, alignment_per_layer
 
 LAYERS = ["conv2:input", "fc:input", "out:input"]
-
-
-def best_of(repeat, funcs):
-    """Best time of each function, run in interleaved rounds."""
-    times = [[] for _ in funcs]
-    for _ in range(repeat):
-        for func, spent in zip(funcs, times):
-            start = time.perf_counter()
-            func()
-            spent.append(time.perf_counter() - start)
-    return [min(spent) for spent in times]
 
 
 def main():

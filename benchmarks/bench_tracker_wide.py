@@ -27,26 +27,15 @@ Run by hand: ``python benchmarks/bench_tracker_wide.py [--channels 128]
 
 import argparse
 import copy
-import time
 
 import torch
+from bench_extractor import best_of  # the same interleaved rounds
 from threadpoolctl import threadpool_limits
 
 from skfeat import FeatureSpectrum
 from skfeat.cli._demo import _cnn, _digits, _train_sgd
 from skfeat.inspection._record import geometry_record
 from skfeat.torch import FeatureExtractor, FeatureTracker
-
-
-def best_of(repeat, funcs):
-    """Best time of each function, run in interleaved rounds."""
-    times = [[] for _ in funcs]
-    for _ in range(repeat):
-        for func, spent in zip(funcs, times):
-            start = time.perf_counter()
-            func()
-            spent.append(time.perf_counter() - start)
-    return [min(spent) for spent in times]
 
 
 def wide_net(channels):
