@@ -146,6 +146,12 @@ def test_geometry_record_of_values_matches_target_linearity():
     assert record["target_linearity"] == pytest.approx(
         target_linearity(Phi_train, Y_train, target_type="values"), abs=1e-12
     )
+    # Both against the dense reference, not only each other.
+    Y = np.asarray(Y_train, dtype=np.float64).reshape(len(Y_train), -1)
+    assert record["target_linearity"] == pytest.approx(
+        linearity(Phi_train, Y), rel=1e-6
+    )
+    assert record["numerical_rank"] == rank_share(Phi_train, 0.95)
 
 
 class _Layers:

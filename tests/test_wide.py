@@ -388,7 +388,12 @@ def test_partial_fit_randomized_exact_for_low_rank_and_unchanged_on_error():
     with pytest.warns(UserWarning, match="kept eigenpairs"):
         fitted.partial_fit(X[60:])
     assert fitted.n_samples_seen_ == 120
-    np.testing.assert_allclose(fitted.eigenvalues_, lam[:4], rtol=0.2)
+    # The reference: the first 60 rows' top-4 part (what the fit kept) plus
+    # the next 60 rows exactly (rank <= 4 + 6 <= the sketch's 14 columns).
+    lam60, V60 = spectrum(X[:60])
+    kept = (V60[:, :4] * lam60[:4]) @ V60[:, :4].T * 60
+    continued = np.linalg.eigvalsh((kept + X[60:].T @ X[60:]) / 120)[::-1]
+    np.testing.assert_allclose(fitted.eigenvalues_, continued[:4], rtol=1e-8)
 
 
 def test_streamed_randomized_on_torch_and_dask_match_numpy():
