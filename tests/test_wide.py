@@ -533,9 +533,36 @@ def test_cka_of_a_float32_side_with_a_large_mean_and_a_small_spread(p):
     assert debiased == pytest.approx(debiased_linear_cka(X, centred), rel=1e-6)
 
 
-def test_cka_warns_when_float32_products_lose_the_centred_gram():
+def test_cka_keeps_its_digits_when_float32_features_have_a_large_mean():
+    # One-pass float32 products lose the centred Gram of these features (mean
+    # 1e4 x their spread); linear_cka and cka_mf measure them again, shifted
+    # by a row (CKA is unchanged by it), and agree with the dense reference
+    # whatever the argument order.
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 10))
     Y = (1000 + 0.1 * rng.normal(size=(400, 3))).astype(np.float32)
-    with pytest.warns(UserWarning, match="lost digits"):
-        linear_cka(Y, X)
+    Yd = Y.astype(np.float64)
+    reference = cka_kernels(X @ X.T, Yd @ Yd.T)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert linear_cka(Y, X) == pytest.approx(reference, rel=1e-5)
+        assert linear_cka(X, Y) == pytest.approx(reference, rel=1e-5)
+        Phi = (50 + rng.normal(size=(400, 8))).astype(np.float32)
+        F = Phi[:, :2].astype(np.float64) @ rng.normal(size=(2, 3))
+        Phid = Phi.astype(np.float64)
+        expected = 1 - cka_kernels(Phid @ Phid.T, projector(F))
+        assert cka_mf(Phi, F) == pytest.approx(expected, rel=1e-5)
+
+
+def test_spectrum_measures_keep_cka_digits_when_float32_features_have_a_large_mean():
+    # The one-pass measures keep their uncentred Gram; CKA-MF alone is
+    # measured again from the shifted features.
+    rng = np.random.default_rng(0)
+    X = (1000 + 0.1 * rng.normal(size=(400, 3))).astype(np.float32)
+    F = rng.normal(size=(400, 2))
+    spectrum = FeatureSpectrum().fit(X)
+    Xd = X.astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = spectrum.projection_measures(X, outputs=F).cka_mf
+    assert got == pytest.approx(1 - cka_kernels(Xd @ Xd.T, projector(F)), rel=1e-5)

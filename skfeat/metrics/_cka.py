@@ -29,7 +29,13 @@ from skfeat.utils._array_api import from_host, is_dask, namespace_and_device, to
 from skfeat.utils._rank import span_rtol, spectrum_rtol
 from skfeat.utils._validation import check_matrix, check_same_length
 
-from ._gram import GramBlocks, centred_cka, constant_representation_cka, span_basis
+from ._gram import (
+    GramBlocks,
+    centred_cka,
+    constant_representation_cka,
+    lost_digits,
+    span_basis,
+)
 
 __all__ = ["cka_mf", "feature_regime", "linear_cka"]
 
@@ -108,7 +114,7 @@ def linear_cka(X, Y, *, debiased=False):
         return _debiased_cka(X, Y)
     if wide:
         return side_cka(_Side.of(X, "X"), _Side.of(Y, "Y"))
-    grams = GramBlocks(X, Y, name="X")
+    grams = _centred_blocks(X, Y, name="X")
     return centred_cka(
         grams.block(0, 0),
         grams.block(0, 1),
@@ -418,7 +424,23 @@ def cka_mf(Phi, outputs):
     Phi, F = _checked_pair(Phi, outputs)
     if samples_side_is_smaller(*Phi.shape):
         return wide_cka_mf(Phi, F)
-    return cka_mf_from_grams(GramBlocks(Phi, F, name="Phi"))
+    return cka_mf_from_grams(_centred_blocks(Phi, F, name="Phi"))
+
+
+def _centred_blocks(X, Y, *, name):
+    """Gram blocks of ``[X | Y]`` for a centred measure, digits kept.
+
+    One pass as usual; when ``X``'s mean is so much larger than its spread
+    that the products' rounding eats its centred Gram (:func:`lost_digits`),
+    a second pass over ``X - x_1`` (shifted by its first row: every centred
+    measure is unchanged, and the shifted values are exact in ``X``'s dtype
+    to its spread's precision).  That pass copies ``X`` once; sparse data
+    keeps the first pass (its shift would be dense).
+    """
+    grams = GramBlocks(X, Y, name=name)
+    if sp.issparse(X) or not lost_digits(grams, 0):
+        return grams
+    return GramBlocks(X - X[:1], Y, name=name)
 
 
 @validate_params(

@@ -29,6 +29,7 @@ __all__ = [
     "in_order_basis",
     "kernel_projection",
     "linearity_from_moments",
+    "lost_digits",
     "projection_profile",
     "span_basis",
 ]
@@ -344,6 +345,22 @@ def centred_cka(gxx, gxz, gzz, sx, sz, m, rtol):
             stacklevel=4,
         )
     return float(np.clip(_frobenius(cxz, xp) ** 2 / (nx * nz), 0.0, 1.0))
+
+
+def lost_digits(grams, i=0, factor=1e4):
+    """Whether the centred Gram of block ``i`` is lost to the products' rounding.
+
+    ``||X~^T X~||_F <= factor * rtol * ||X^T X||_F`` (rtol: the rounding
+    floor of block ``i``'s products): the one-pass centred Gram, a difference
+    of two nearly equal uncentred ones, then has a relative error of about
+    ``1 / factor`` or worse -- features whose mean is much larger than their
+    spread, in float32.  Computed where the Gram lives; a scalar crosses.
+    """
+    xp, _ = namespace_and_device(grams.gram)
+    gxx, sx = grams.device_block(i, i), grams.device_block_sums(i)
+    centred = gxx - sx[:, None] * sx[None, :] / grams.n_samples
+    rtol = grams.noise_rtol() if i == 0 else grams.span_rtol(i)
+    return _frobenius(centred, xp) <= factor * rtol * _frobenius(gxx, xp)
 
 
 # A centred Gram within this factor of the products' rounding has lost three

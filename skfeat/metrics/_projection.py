@@ -16,6 +16,7 @@ never a matrix larger than ``min(p, m)^2 + k max(p, m)``.
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import validate_params
 
@@ -23,7 +24,13 @@ from skfeat._moments import samples_side_is_smaller
 from skfeat.utils._array_api import from_host, is_dask, namespace_and_device
 from skfeat.utils._validation import check_matrix, check_same_length
 
-from ._gram import GramBlocks, in_order_basis, projection_profile, span_basis
+from ._gram import (
+    GramBlocks,
+    in_order_basis,
+    lost_digits,
+    projection_profile,
+    span_basis,
+)
 from ._targets import TARGET_TYPE_CONSTRAINT, read_at, target_matrix
 
 __all__ = [
@@ -135,7 +142,17 @@ def projections_of_features(
     """
     if not _evaluates(X.shape, coef.shape[1], outputs is not None):
         blocks, index, kind = _blocks(X, y, outputs, target_type, center_target)
-        result = projections_from_grams(GramBlocks(*blocks, name="X"), coef, index)
+        grams = GramBlocks(*blocks, name="X")
+        # CKA-MF is centred: when X's mean eats its centred Gram's digits, it
+        # is measured again from X shifted by a row (the other measures need
+        # the uncentred Gram of this pass).
+        shift = "outputs" in index and not sp.issparse(X) and lost_digits(grams, 0)
+        result = projections_from_grams(grams, coef, index, with_cka=not shift)
+        if shift:
+            from ._cka import cka_mf_from_grams
+
+            F = blocks[index["outputs"]]
+            result.cka_mf = cka_mf_from_grams(GramBlocks(X - X[:1], F, name="X"))
     else:
         from ._cka import wide_cka_mf
 
@@ -182,7 +199,7 @@ def _evaluated(X, coef):
     return E
 
 
-def projections_from_grams(grams, coef, index):
+def projections_from_grams(grams, coef, index, *, with_cka=True):
     """Projection measures of ``E = X @ coef`` from the Gram blocks of ``[X | ...]``.
 
     The streaming form of :func:`projections_of_features`: ``grams`` are
@@ -190,7 +207,7 @@ def projections_from_grams(grams, coef, index):
     from one pass, or from moments accumulated batch by batch with
     :meth:`GramBlocks.from_moments`), ``index`` says which blocks hold the
     targets (``"y"``) and outputs (``"outputs"``).  Gives ``cka_mf`` of ``X``
-    too when the outputs are there.
+    too when the outputs are there (and ``with_cka``).
     """
     from ._cka import cka_mf_from_grams
 
@@ -199,7 +216,7 @@ def projections_from_grams(grams, coef, index):
     result = _collect(
         grams, index, grams.reduced(coef), lambda z: grams.reduced(coef, z)
     )
-    if "outputs" in index:
+    if with_cka and "outputs" in index:
         result.cka_mf = cka_mf_from_grams(grams, 0, index["outputs"])
     return result
 
