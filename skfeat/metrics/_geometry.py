@@ -34,7 +34,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from skfeat._moments import Moments, sample_moments, samples_side_is_smaller
 from skfeat.utils._array_api import from_host, is_dask, namespace_and_device, to_host
-from skfeat.utils._rank import EPS64, dtype_eps, span_rtol, spectrum_rtol
+from skfeat.utils._rank import EPS64, dtype_eps, span_rtol
 from skfeat.utils._rows import CHUNK_ELEMENTS, iter_row_blocks
 from skfeat.utils._validation import (
     check_labels,
@@ -44,7 +44,7 @@ from skfeat.utils._validation import (
     read_host,
 )
 
-from ._gram import kernel_projection, linearity_from_moments
+from ._gram import kernel_projection, linearity_from_moments, sample_side_linearity
 from ._targets import TARGET_TYPE_CONSTRAINT, class_labels
 
 __all__ = [
@@ -1409,22 +1409,10 @@ def rows_value_geometry(H, Y, rank_share=0.95):
     Y = np.asarray(Y, dtype=np.float64).reshape(Y.shape[0], -1)
     check_n_samples(Y, H.shape[0], "y")
     n, p = H.shape
-    Yc = Y - Y.mean(axis=0)
-    total = float(np.sum(Yc**2))
-    shifted = Y - Y[:1]
-    if not total > np.sum(shifted**2) * spectrum_rtol(np.float64, Y.shape[1]):
-        raise ValueError(
-            "The targets are constant (a single class, or equal values): target "
-            "linearity is undefined."
-        )
-    gram = to_host(sample_moments(H, name="H").gram)
-    lam = np.linalg.eigvalsh(gram)
-    rtol = span_rtol(dtype, n, p, exact=False)
+    linearity, lam = sample_side_linearity(H, Y)
     return {
         "numerical_rank": rank_from_gram(
             None, rank_share, n, dtype, eigenvalues=_padded(lam, p)
         ),
-        "target_linearity": float(
-            np.clip(kernel_projection(gram, Yc, rtol, eigenvalues=lam) / total, 0, 1)
-        ),
+        "target_linearity": linearity,
     }

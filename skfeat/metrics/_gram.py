@@ -18,7 +18,7 @@ import numpy as np
 import scipy.linalg
 from scipy.linalg import solve_triangular
 
-from skfeat._moments import Moments
+from skfeat._moments import Moments, sample_moments
 from skfeat.utils._array_api import from_host, namespace_and_device, to_host
 from skfeat.utils._rank import span_rtol, spectrum_rtol
 
@@ -31,6 +31,7 @@ __all__ = [
     "linearity_from_moments",
     "lost_digits",
     "projection_profile",
+    "sample_side_linearity",
     "span_basis",
 ]
 
@@ -345,6 +346,53 @@ def centred_cka(gxx, gxz, gzz, sx, sz, m, rtol):
             stacklevel=4,
         )
     return float(np.clip(_frobenius(cxz, xp) ** 2 / (nx * nz), 0.0, 1.0))
+
+
+def sample_side_linearity(H, Y):
+    """Target linearity of wide ``H`` (``p > n``) and the spectrum of ``H H^T``.
+
+    ``P_H = U U^T`` for the eigenvectors of ``K = H H^T`` above the rank rule
+    (the same nonzero eigenvalues, hence the same rank decision, as
+    ``H^T H``): ``TL = ||P_H Y~||_F^2 / ||Y~||_F^2`` with ``Y~`` the centred
+    targets, never a ``p x p`` matrix.
+
+    Parameters
+    ----------
+    H : array of shape (n, p)
+        Validated features (any namespace; the kernel is accumulated there).
+    Y : ndarray of shape (n, t)
+        Host float64 targets (one-hot labels or values).
+
+    Returns
+    -------
+    linearity : float
+        In ``[0, 1]``.
+    eigenvalues : ndarray of shape (n,)
+        Of ``H H^T`` (ascending, units of its power-of-two scale).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.metrics._gram import sample_side_linearity
+    >>> H = np.c_[np.ones(3), [1.0, 2.0, 3.0], np.zeros((3, 2))]
+    >>> sample_side_linearity(H, np.array([[2.0], [4.0], [6.0]]))[0]
+    1.0
+    """
+    n, p = H.shape
+    Yc = Y - Y.mean(axis=0)
+    total = float(np.sum(Yc**2))
+    if not total > float(np.sum((Y - Y[:1]) ** 2)) * spectrum_rtol(
+        np.float64, Y.shape[1]
+    ):
+        raise ValueError(
+            "The targets are constant (a single class, or equal values): target "
+            "linearity is undefined."
+        )
+    K = to_host(sample_moments(H, name="H").gram)
+    lam = np.linalg.eigvalsh(K)
+    rtol = span_rtol(H.dtype, n, p, exact=False)
+    explained = kernel_projection(K, Yc, rtol, eigenvalues=lam)
+    return float(np.clip(explained / total, 0.0, 1.0)), lam
 
 
 def lost_digits(grams, i=0, factor=1e4):

@@ -1,10 +1,9 @@
 """Target linearity: how much of the (centred) target is linear in the features."""
 
-import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import validate_params
 
-from skfeat._moments import Moments, sample_moments, samples_side_is_smaller
+from skfeat._moments import Moments, samples_side_is_smaller
 from skfeat.utils._array_api import (
     from_host,
     is_dask,
@@ -12,11 +11,11 @@ from skfeat.utils._array_api import (
     namespace_and_device,
     to_host,
 )
-from skfeat.utils._rank import span_rtol, spectrum_rtol
+from skfeat.utils._rank import span_rtol
 from skfeat.utils._validation import check_matrix, check_n_samples
 
 from ._geometry import ClassMoments
-from ._gram import kernel_projection, linearity_from_moments
+from ._gram import linearity_from_moments, sample_side_linearity
 from ._targets import TARGET_TYPE_CONSTRAINT, resolve_target_type, target_matrix
 
 __all__ = ["target_linearity"]
@@ -88,7 +87,7 @@ def target_linearity(H, y, *, target_type="auto"):
     checked = check_matrix(H, "H")
     if samples_side_is_smaller(*checked.shape):
         check_n_samples(y, checked.shape[0], "y")
-        return _wide_linearity(checked, target_matrix(y, kind)[0])
+        return sample_side_linearity(checked, target_matrix(y, kind)[0])[0]
     if kind == "classes":
         return ClassMoments().update(H, y).target_linearity()
     H = checked
@@ -103,31 +102,6 @@ def target_linearity(H, y, *, target_type="auto"):
     return linearity_from_moments(
         G[:p, :p], s[:p], G[:p, p:], G[p:, p:], s[p:], moments.n_samples, rtol
     )
-
-
-def _wide_linearity(H, Y):
-    """Target linearity of a wide ``H`` (``p > n``) from its ``n x n`` kernel.
-
-    ``P_H = U U^T`` for the eigenvectors ``U`` of ``K = H H^T`` above the rank
-    rule -- the same nonzero eigenvalues, hence the same rank decision, as
-    ``H^T H`` of the feature side -- so ``TL = ||U^T Y~||_F^2 / ||Y~||_F^2``
-    with ``Y~`` the centred targets: never a ``p x p`` matrix.
-    """
-    n, p = H.shape
-    K = to_host(sample_moments(H, name="H").gram)
-    lam = np.linalg.eigvalsh(K)
-    Yc = Y - Y.mean(axis=0)
-    total = float(np.sum(Yc**2))
-    if not total > float(np.sum((Y - Y[:1]) ** 2)) * spectrum_rtol(
-        np.float64, Y.shape[1]
-    ):
-        raise ValueError(
-            "The targets are constant (a single class, or equal values): target "
-            "linearity is undefined."
-        )
-    rtol = span_rtol(H.dtype, n, p, exact=False)
-    explained = kernel_projection(K, Yc, rtol, eigenvalues=lam)
-    return float(np.clip(explained / total, 0.0, 1.0))
 
 
 def _like(Y, H):
