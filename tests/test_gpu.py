@@ -14,7 +14,7 @@ import pytest
 
 import skfeat.utils._array_api as array_api
 from skfeat import FeatureSpectrum, fit_from_batches
-from skfeat._spectrum import refine_eigenpairs
+from skfeat._eigh import refine_eigenpairs
 
 N, P = 400, 24
 
@@ -131,19 +131,20 @@ def test_refine_eigenpairs_clusters_stay_orthonormal():
 
 
 def _without_float64(monkeypatch, *modules):
-    """Make ``modules`` believe the device has no float64 (Apple MPS)."""
+    """Make ``modules`` and the eigensolver believe the device has no float64."""
+    import skfeat._eigh as eigh_module
 
     def no_float64(xp, device):
         return xp.float32
 
-    for module in modules:
+    for module in (*modules, eigh_module):
         monkeypatch.setattr(module, "accumulation_dtype", no_float64)
 
 
 def test_float32_solve_refined_in_float64(device_backend, monkeypatch, host_copies):
     # The no-float64 eigensolver on a float64 Gram: float32 eigh, then one
     # refinement step in float64 -- as accurate as a float64 eigh.
-    import skfeat._spectrum as spectrum_module
+    import skfeat._eigh as eigh_module
 
     X = features(np.float64)
     G = X.T @ X / N
@@ -152,9 +153,9 @@ def test_float32_solve_refined_in_float64(device_backend, monkeypatch, host_copi
     xp = device_backend.xp
     lam32, V32 = np.linalg.eigh(G.astype(np.float32))
     raw_error = _eigenvector_error(V32[:, ::-1].astype(np.float64), V_ref)
-    _without_float64(monkeypatch, spectrum_module)
+    _without_float64(monkeypatch)
     with host_copies() as shapes:
-        lam, V = spectrum_module.device_eigh(Gb)
+        lam, V = eigh_module.device_eigh(Gb)
     assert shapes == []
     assert type(V) is type(Gb) and V.dtype == xp.float64
     lam, V = device_backend.to_numpy(lam), device_backend.to_numpy(V)

@@ -386,18 +386,18 @@ def test_lists_of_numeric_strings_are_refused():
 def test_few_components_take_the_partial_eigensolver(monkeypatch):
     # n_components = k <= p / 8: all eigenvalues, k eigenvectors (syevr with
     # an index range); the fitted spectrum is that of the full solve.
-    import skfeat._spectrum as spectrum_module
+    import skfeat._eigh as eigh_module
 
     rng = np.random.default_rng(3)
     X = rng.normal(size=(300, 48)) * 0.9 ** np.arange(48)
     calls = []
-    top = spectrum_module._top_eigenvectors
+    top = eigh_module._top_eigenvectors
 
     def recording(G, k):
         calls.append(k)
         return top(G, k)
 
-    monkeypatch.setattr(spectrum_module, "_top_eigenvectors", recording)
+    monkeypatch.setattr(eigh_module, "_top_eigenvectors", recording)
     few = FeatureSpectrum(n_components=5).fit(X)
     assert calls == [5]
     full = FeatureSpectrum().fit(X)

@@ -39,6 +39,7 @@ from sklearn.utils._param_validation import (
 from threadpoolctl import threadpool_limits
 
 from skfeat._moments import Moments
+from skfeat._randomized import orthonormal_basis
 from skfeat._spectrum import FeatureSpectrum
 from skfeat.inspection._record import geometry_record, record_from_measures
 from skfeat.inspection._tables import as_table
@@ -674,7 +675,7 @@ class _NystromSketch:
     def __init__(self, p, rank, rng, device):
         self.rank = min(rank, p)
         width = min(p, self.rank + _OVERSAMPLES)
-        omega, _ = np.linalg.qr(rng.standard_normal((p, width)))
+        omega = orthonormal_basis(rng.standard_normal((p, width)))
         self.device = device
         self.omega = torch.as_tensor(omega, device=device)
         self.sketch = torch.zeros((p, width), dtype=torch.float64, device=device)
