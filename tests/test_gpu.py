@@ -278,3 +278,87 @@ def test_projection_measures_on_device(device_backend, host_copies, n_components
     if n_components is not None:
         # k + C + t = 14 < p = 24: every matrix that crosses is of that side.
         assert all(max(s) < P for s in shapes if len(s) == 2), shapes
+
+
+# Wide layers (p > m): the measures' m x m kernels stay where the data lives.
+M_WIDE, P_WIDE = 30, 80
+
+
+def wide_features(seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(M_WIDE, P_WIDE)) * 0.97 ** np.arange(P_WIDE) + 0.3
+    y = np.arange(M_WIDE) % 3
+    F = X[:, :3] @ rng.normal(size=(3, 3)) + 0.05 * rng.normal(size=(M_WIDE, 3))
+    return X.astype(np.float32), y, F.astype(np.float32)
+
+
+def _no_kernel_crossed(shapes, per_class_rows=False):
+    # Eigenvalues (m) and small matrices may cross; neither the m x m kernel
+    # nor the m x p data nor a p x p matrix -- nor anything p long, but for
+    # the geometry's class means (C x p).
+    assert all(shape.count(M_WIDE) < 2 for shape in shapes), shapes
+    assert all(not {M_WIDE, P_WIDE} <= set(shape) for shape in shapes), shapes
+    assert all(shape.count(P_WIDE) < 2 for shape in shapes), shapes
+    if not per_class_rows:
+        assert all(P_WIDE not in shape for shape in shapes), shapes
+
+
+def test_wide_cka_on_device(device_backend, host_copies):
+    from skfeat.metrics import cka_mf, linear_cka
+
+    X, _, F = wide_features()
+    Z = wide_features(1)[0]
+    Xb, Zb, Fb = (device_backend.asarray(A) for A in (X, Z, F))
+    with host_copies() as shapes:
+        got = (linear_cka(Xb, Zb), linear_cka(Xb, Fb), cka_mf(Xb, Fb))
+    _no_kernel_crossed(shapes)
+    want = (linear_cka(X, Z), linear_cka(X, F), cka_mf(X, F))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    # Independent reference: centred m x m kernels in float64.
+    H = np.eye(M_WIDE) - 1.0 / M_WIDE
+    K, L = (H @ (A.astype(np.float64) @ A.T.astype(np.float64)) @ H for A in (X, Z))
+    naive = np.sum(K * L) / (np.linalg.norm(K) * np.linalg.norm(L))
+    assert got[0] == pytest.approx(naive, rel=1e-5)
+
+
+def test_wide_projection_measures_on_device(device_backend, host_copies):
+    X, y, F = wide_features()
+    Xb, Fb = device_backend.asarray(X), device_backend.asarray(F)
+    est = FeatureSpectrum(6, solver="randomized", random_state=0).fit(Xb)
+    with host_copies() as shapes:
+        got = est.projection_measures(Xb, y, Fb)
+    _no_kernel_crossed(shapes)
+    ref = FeatureSpectrum(6, solver="randomized", random_state=0).fit(X)
+    want = ref.projection_measures(X, y, F)
+    np.testing.assert_allclose(
+        got["cumulative_quality"], want["cumulative_quality"], rtol=1e-4, atol=1e-5
+    )
+    assert got.cka_mf == pytest.approx(want.cka_mf, rel=1e-4, abs=1e-6)
+
+
+def test_wide_geometry_on_device(device_backend, host_copies):
+    from skfeat.metrics import numerical_rank, target_linearity
+    from skfeat.metrics._geometry import rows_geometry
+
+    X, y, _ = wide_features()
+    # Repeated samples: a kernel of rank 20 < m, whose projector needs
+    # eigenvectors (the device's eigh).
+    X[20:], y[20:] = X[:10], y[:10]
+    Xb = device_backend.asarray(X)
+    with host_copies() as shapes:
+        got = rows_geometry(Xb, y)
+        rank = numerical_rank(Xb)
+        values = target_linearity(Xb, X[:, 0] ** 2, target_type="values")
+    _no_kernel_crossed(shapes, per_class_rows=True)
+    want = rows_geometry(X, y)
+    for key, value in want.items():
+        assert got[key] == pytest.approx(value, rel=1e-5, abs=1e-7), key
+    assert rank == numerical_rank(X)
+    want_values = target_linearity(X, X[:, 0] ** 2, target_type="values")
+    assert values == pytest.approx(want_values, rel=1e-5)
+    # Reference: least squares of the centred one-hot targets on H (float64).
+    Yc = np.eye(3)[y] - np.eye(3)[y].mean(axis=0)
+    fitted = X @ np.linalg.lstsq(X.astype(np.float64), Yc, rcond=None)[0]
+    assert got["target_linearity"] == pytest.approx(
+        np.sum(fitted**2) / np.sum(Yc**2), rel=1e-4
+    )

@@ -25,12 +25,19 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, validate_params
 
 from skfeat._moments import Moments, sample_moments, samples_side_is_smaller
-from skfeat.utils._array_api import from_host, is_dask, namespace_and_device, to_host
+from skfeat.utils._array_api import (
+    accumulation_dtype,
+    from_host,
+    is_dask,
+    namespace_and_device,
+    to_host,
+)
 from skfeat.utils._rank import span_rtol, spectrum_rtol
 from skfeat.utils._validation import check_matrix, check_same_length
 
 from ._gram import (
     GramBlocks,
+    _frobenius,
     centred_cka,
     constant_representation_cka,
     lost_digits,
@@ -180,6 +187,7 @@ def _debiased_from_kernels(a, b):
     change when a side is shifted by a constant row, so the centred kernels
     serve), with ``K~ = HKH - diag(HKH)``.
     """
+    a, b = a.on_host(), b.on_host()  # fill_diagonal: numpy
     m = a.kernel.shape[0]
 
     def hsic(K, L):
@@ -202,15 +210,21 @@ def _debiased_from_kernels(a, b):
 class _Side:
     """One representation's centred second moment, on its cheaper side.
 
-    ``kernel``: the centred ``H K H`` (``m x m``, host float64) of a wide
-    representation (``p > m``), from :func:`~skfeat._moments.sample_moments`;
-    ``data``: the centred columns (``m x q``, host float64, divided by a power
-    of two near their largest magnitude) of a narrow one.  ``norm`` is the
-    uncentred ``||X^T X||_F`` in the same units (for the constant test).
+    ``kernel``: the centred ``H K H`` (``m x m``) of a wide representation
+    (``p > m``), from :func:`~skfeat._moments.sample_moments`; ``data``: the
+    centred columns (``m x q``, divided by a power of two near their largest
+    magnitude) of a narrow one.  Both stay where the representation lives
+    (a GPU's kernel never visits the host), in its accumulation dtype
+    (float64 but on devices without it); only the norms and inner products
+    cross, as floats.  ``norm`` is the uncentred ``||X^T X||_F`` in the same
+    units (for the constant test).
     """
 
     def __init__(self, kernel=None, data=None, norm=0.0, rtol=0.0):
         self.kernel, self.data, self.norm, self.rtol = kernel, data, norm, rtol
+        self.xp, self.device = namespace_and_device(
+            kernel if kernel is not None else data
+        )
 
     @classmethod
     def of(cls, A, name, *, kernel=False):
@@ -222,41 +236,62 @@ class _Side:
                 # Products in the data's dtype: their rounding, relative to
                 # the uncentred kernel, is the floor of the centred one.
                 rtol = spectrum_rtol(A.dtype, min(m, q))
-                K = to_host(sample_moments(A, name=name).gram)
+                K = sample_moments(A, name=name).gram
+                xp, _ = namespace_and_device(K)
                 # In units of a power of two near its largest entry (CKA does
                 # not depend on them): its Frobenius norms stay in range.
-                top = float(np.max(np.diag(K))) if K.size else 0.0
+                top = float(to_host(xp.max(_diagonal(K, xp)))) if m else 0.0
                 if top > 0:
-                    K = K / 2.0 ** round(np.log2(top))
+                    K = K / 2.0 ** round(math.log2(top))
             else:
-                D = _host_scaled(A, name)
+                D = _scaled(A, name)
                 K = D @ D.T
-            row = K.mean(axis=1)
-            centred = K - row[:, None] - row[None, :] + row.mean()
-            return cls(kernel=centred, norm=float(np.linalg.norm(K)), rtol=rtol)
-        return cls.of_data(_host_scaled(A, name), rtol)
+            xp, _ = namespace_and_device(K)
+            row = xp.mean(K, axis=1)
+            centred = K - row[:, None] - row[None, :] + xp.mean(row)
+            return cls(kernel=centred, norm=_frobenius(K, xp), rtol=rtol)
+        return cls.of_data(_scaled(A, name), rtol)
 
     @classmethod
     def of_data(cls, D, rtol):
-        """Return the side of host float64 columns ``D`` (centred here)."""
-        norm = float(np.linalg.norm(D.T @ D))
-        return cls(data=D - D.mean(axis=0), norm=norm, rtol=rtol)
+        """Return the side of columns ``D`` (scaled; centred here)."""
+        xp, _ = namespace_and_device(D)
+        norm = _frobenius(D.T @ D, xp)
+        return cls(data=D - xp.mean(D, axis=0), norm=norm, rtol=rtol)
+
+    def on_host(self):
+        """Return the same side with its matrices copied to the host (float64)."""
+        kernel = None if self.kernel is None else to_host(self.kernel)
+        data = None if self.data is None else to_host(self.data)
+        return _Side(kernel, data, self.norm, self.rtol)
 
     def centred_norm(self):
         """``||X~^T X~||_F = ||HKH||_F``."""
         if self.kernel is not None:
-            return float(np.linalg.norm(self.kernel))
-        return float(np.linalg.norm(self.data.T @ self.data))
+            return _frobenius(self.kernel, self.xp)
+        return _frobenius(self.data.T @ self.data, self.xp)
 
     def inner(self, other):
         """``||X~^T Z~||_F^2 = <HKH, HLH>_F`` with the other side."""
+        if not _same_place(self, other):
+            self, other = self.on_host(), other.on_host()
         if self.kernel is None:
             self, other = other, self
+        xp = self.xp
         if self.kernel is None:
-            return float(np.linalg.norm(self.data.T @ other.data) ** 2)
+            return _frobenius(self.data.T @ other.data, xp) ** 2
         if other.kernel is not None:
-            return float(np.sum(self.kernel * other.kernel))
-        return float(np.sum((self.kernel @ other.data) * other.data))
+            return float(to_host(xp.sum(self.kernel * other.kernel)))
+        return float(to_host(xp.sum((self.kernel @ other.data) * other.data)))
+
+
+def _same_place(a, b):
+    """Whether two sides live in one namespace on one device."""
+    return a.xp is b.xp and str(a.device) == str(b.device)
+
+
+def _diagonal(A, xp):
+    return A.diagonal() if isinstance(A, np.ndarray) else xp.linalg.diagonal(A)
 
 
 def _exact_rtol(dtype, m, q):
@@ -283,10 +318,19 @@ def side_cka(a, b):
     return float(np.clip(a.inner(b) / (na * nb), 0.0, 1.0))
 
 
-def _host_scaled(A, name):
-    """Host float64 ``A`` divided by a power of two near its largest magnitude."""
-    D = to_host(A)
-    top = float(np.max(np.abs(D))) if D.size else 0.0
+def _scaled(A, name):
+    """Return ``A`` in its accumulation dtype over a power of two near its top.
+
+    Where ``A`` lives (numpy, torch, CuPy...); dask and sparse input come to
+    the host (their kernels are numpy already).
+    """
+    if is_dask(A) or sp.issparse(A):
+        A = to_host(A)
+    xp, device = namespace_and_device(A)
+    D = A if isinstance(A, np.ndarray) and A.dtype == np.float64 else None
+    if D is None:
+        D = xp.astype(A, accumulation_dtype(xp, device))
+    top = float(to_host(xp.max(xp.abs(D)))) if D.shape[0] * D.shape[1] else 0.0
     if not math.isfinite(top):
         raise ValueError(f"{name} contains NaN or infinity.")
     return D / 2.0 ** round(math.log2(top)) if top > 0 else D
@@ -299,13 +343,18 @@ def wide_cka_mf(Phi, F):
     (rank-revealing, as :func:`cka_mf_from_grams`), so ``<HKH, H P_F H>`` is
     ``tr(Z~^T HKH Z~)``: no ``p x p`` and no second ``m x m`` matrix.
     """
-    Fh = _host_scaled(F, "outputs")
-    m, c = Fh.shape
-    W = span_basis(Fh.T @ Fh, span_rtol(F.dtype, m, c, exact=True))
+    D = _scaled(F, "outputs")
+    xp, device = namespace_and_device(D)
+    m, c = D.shape
+    # The c x c Gram of the outputs is all that crosses for their basis.
+    W = span_basis(to_host(D.T @ D), span_rtol(F.dtype, m, c, exact=True))
     features = _Side.of(Phi, "Phi")
     if not W.shape[1]:
-        return 1.0 - side_cka(features, _Side.of_data(np.zeros((m, 1)), 0.0))
-    outputs = _Side.of_data(Fh @ W, _exact_rtol(F.dtype, m, c))
+        zeros = xp.zeros((m, 1), dtype=D.dtype, device=device)
+        return 1.0 - side_cka(features, _Side.of_data(zeros, 0.0))
+    outputs = _Side.of_data(
+        D @ from_host(W, xp, device, D.dtype), _exact_rtol(F.dtype, m, c)
+    )
     return 1.0 - side_cka(features, outputs)
 
 

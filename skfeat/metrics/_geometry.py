@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from skfeat._eigh import device_eigvalsh
 from skfeat._moments import Moments, sample_moments, samples_side_is_smaller
 from skfeat.utils._array_api import from_host, is_dask, namespace_and_device, to_host
 from skfeat.utils._rank import EPS64, dtype_eps, span_rtol
@@ -1029,7 +1030,7 @@ def numerical_rank(H, *, rank_share=0.95):
     n, p = H.shape
     if samples_side_is_smaller(n, p):
         # Wide features: the nonzero spectrum of H^T H is that of H H^T.
-        lam = np.linalg.eigvalsh(to_host(sample_moments(H, name="H").gram))
+        lam = device_eigvalsh(sample_moments(H, name="H").gram)
         return rank_from_gram(None, rank_share, n, H.dtype, eigenvalues=_padded(lam, p))
     moments = Moments(with_sums=False, name="H").update(H)
     return rank_from_gram(to_host(moments.gram), rank_share, moments.n_samples, H.dtype)
@@ -1348,10 +1349,10 @@ class SampleSideGeometry(ClassMoments):
         return float(max(np.sum(quad / s[keep] ** 2), 0.0))
 
     def _kernel_eigenvalues(self):
-        """``H H^T`` (host float64) and its eigenvalues, computed once."""
+        """``H H^T`` (where ``H`` lives) and its eigenvalues, computed once."""
         if self._kernel is None:
-            gram = to_host(sample_moments(self._H, name="H").gram)
-            self._kernel = gram, np.linalg.eigvalsh(gram)
+            gram = sample_moments(self._H, name="H").gram
+            self._kernel = gram, device_eigvalsh(gram)
         return self._kernel
 
     def numerical_rank(self, rank_share=0.95):

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.linalg
 from scipy.linalg import solve_triangular
 
+from skfeat._eigh import device_eigh, device_eigvalsh
 from skfeat._moments import Moments, sample_moments
 from skfeat.utils._array_api import from_host, namespace_and_device, to_host
 from skfeat.utils._rank import span_rtol, spectrum_rtol
@@ -388,8 +389,8 @@ def sample_side_linearity(H, Y):
             "The targets are constant (a single class, or equal values): target "
             "linearity is undefined."
         )
-    K = to_host(sample_moments(H, name="H").gram)
-    lam = np.linalg.eigvalsh(K)
+    K = sample_moments(H, name="H").gram  # where H lives
+    lam = device_eigvalsh(K)
     rtol = span_rtol(H.dtype, n, p, exact=False)
     explained = kernel_projection(K, Yc, rtol, eigenvalues=lam)
     return float(np.clip(explained / total, 0.0, 1.0)), lam
@@ -496,13 +497,20 @@ def kernel_projection(kernel, Yc, rtol, *, eigenvalues=None):
     >>> kernel_projection(X @ X.T, np.array([[1.0], [2.0], [3.0]]), 1e-12)
     5.0
     """
-    lam = np.linalg.eigvalsh(kernel) if eigenvalues is None else eigenvalues
+    lam = device_eigvalsh(kernel) if eigenvalues is None else eigenvalues
     keep = lam > max(lam[-1], 0.0) * rtol
     n_drop = int(np.sum(~keep))
     if n_drop == lam.size:
         return 0.0
     if n_drop == 0:
         return float(np.sum(Yc**2))
+    if not isinstance(kernel, np.ndarray):
+        # A device's kernel: one eigh where it lives; the targets go there
+        # and only the explained sum comes back.
+        xp, device = namespace_and_device(kernel)
+        _, U = device_eigh(kernel)  # largest first: the kept ones lead
+        coef = U[:, : lam.size - n_drop].T @ from_host(Yc, xp, device, U.dtype)
+        return float(to_host(xp.sum(coef * coef)))
     if n_drop <= lam.size // 4:
         _, U = scipy.linalg.eigh(kernel, subset_by_index=[0, n_drop - 1], driver="evr")
         return float(max(np.sum(Yc**2) - np.sum((U.T @ Yc) ** 2), 0.0))
