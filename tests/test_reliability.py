@@ -323,3 +323,22 @@ def test_spectrum_display_on_flat_and_extreme_spectra(eigenvalues, drop_first):
     low, high = display.ax_.get_ylim()
     assert 0 < low < high
     plt.close("all")
+
+
+def test_finite_check_tells_overflowing_sums_from_infinities():
+    # check_finite's fast path is one sum: finite entries whose sum overflows
+    # (float32 near its largest value) must still pass, an infinity must not.
+    from skfeat.utils._validation import check_finite
+
+    big = np.full((4, 3), np.finfo(np.float32).max / 2, dtype=np.float32)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(big.sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning from the sum
+        check_finite(big, "E")
+    for bad in (np.inf, -np.inf, np.nan):
+        broken = big.copy()
+        broken[2, 1] = bad
+        with pytest.raises(ValueError, match="E contains NaN or infinity"):
+            check_finite(broken, "E")
+    check_finite(np.zeros((0, 3), np.float32), "E")

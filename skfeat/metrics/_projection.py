@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import validate_params
 
 from skfeat._moments import samples_side_is_smaller
 from skfeat.utils._array_api import from_host, is_dask, namespace_and_device
-from skfeat.utils._validation import check_matrix, check_same_length
+from skfeat.utils._validation import check_finite, check_matrix, check_same_length
 
 from ._gram import (
     GramBlocks,
@@ -194,8 +194,7 @@ def _evaluated(X, coef):
         else xp.astype(coef, X.dtype)
     )
     E = X @ W
-    if not bool(xp.all(xp.isfinite(E))):
-        raise ValueError("X contains NaN or infinity.")
+    check_finite(E, "X", xp)
     return E
 
 
