@@ -6,9 +6,10 @@
    time (in-place modules later in the forward pass cannot touch it); what
    remains is writing the 400 MB output, a memory-bound cost (the host
    buffer is ``torch.empty``'s: numpy's huge-page advice made the first write
-   stall on memory compaction, 1.85x against 1.27x in one run).  A loader of unknown length is measured
-   too: its batches are concatenated at the end, and rows are copied at hook
-   time only for layers that an in-place module changes afterwards.
+   stall on memory compaction, 1.85x against 1.27x in one run).  A loader of
+   unknown length is measured too: its batches are concatenated at the end,
+   and rows are copied at hook time only for layers that an in-place module
+   changes afterwards.
 2. One FeatureTracker update (train + test extraction, spectrum, measures)
    vs one SGD epoch of the demo's CNN on scikit-learn's digits.
 

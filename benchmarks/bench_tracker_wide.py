@@ -15,6 +15,8 @@ Rows, all timed in this run, as ratios to the epoch:
   solver="randomized")`` (the spectrum options the tracker passes through),
   without and with ``geometry=True`` (the geometry of a layer with ``p > n``
   is computed from the ``n x n`` side, never a ``p x p`` matrix);
+* the floor of any update: one bare ``no_grad`` forward of the wide net over
+  the train and test samples (an update must compute the layer on both);
 * where the time of the geometry update goes: extraction (two forward
   passes), the randomized fit, the held-out projection measures, the
   geometry;
@@ -122,15 +124,25 @@ def run(args):
     def geometry():
         geometry_record(state["train"], y_train)
 
+    inputs = [torch.as_tensor(X, dtype=torch.float32) for X in (X_train, X_test)]
+
+    def bare_forward():
+        net.eval()
+        with torch.no_grad():
+            for X in inputs:
+                for start in range(0, len(X), 256):
+                    net(X[start : start + 256].reshape(-1, 1, 8, 8))
+
     epoch()  # warm-up
     extract()
     fit()
     labels = ["one SGD epoch, demo CNN (batch 64)", "one SGD epoch, the wide net"]
     labels += [*trackers]
+    labels += ["  bare forward (train + test): the floor"]
     labels += ["  extraction (train + test)", "  randomized fit", "  held-out measures"]
     labels += ["  geometry (n x n side)"]
     funcs = [epoch, wide_epoch, *(updater(t) for t in trackers.values())]
-    funcs += [extract, fit, measures, geometry]
+    funcs += [bare_forward, extract, fit, measures, geometry]
     times = best_of(args.repeat, funcs)
     print(
         f"torch {torch.__version__}, {args.threads} thread(s); digits: "

@@ -362,3 +362,39 @@ def test_wide_geometry_on_device(device_backend, host_copies):
     assert got["target_linearity"] == pytest.approx(
         np.sum(fitted**2) / np.sum(Yc**2), rel=1e-4
     )
+
+
+def test_wide_debiased_and_mixed_cka_on_device(device_backend, host_copies):
+    # The unbiased estimator zeroes the kernels' diagonals where they live;
+    # numpy outputs beside device features join the device (a host-to-device
+    # copy), never the device's m x m kernel the host.
+    from skfeat.metrics import cka_mf, linear_cka
+
+    X, _, F = wide_features()
+    Xb, Fb = device_backend.asarray(X), device_backend.asarray(F)
+    with host_copies() as shapes:
+        got = (
+            linear_cka(Xb, Fb, debiased=True),
+            linear_cka(Xb, F),
+            cka_mf(Xb, F),
+        )
+    _no_kernel_crossed(shapes)
+    want = (linear_cka(X, F, debiased=True), linear_cka(X, F), cka_mf(X, F))
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_wide_cka_without_float64_keeps_digits(device_backend, monkeypatch):
+    # On a device without float64 (MPS) the sides are centred on the host in
+    # float64: outputs with a large offset keep their digits (a float32
+    # centring lost about 1e-1 of 1 - CKA-MF at offset 1000).
+    import skfeat._moments as moments_module
+    import skfeat.metrics._cka as cka_module
+    from skfeat.metrics import cka_mf
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 600)).astype(np.float32)
+    F = (1000.0 + X[:, :3] @ rng.normal(size=(3, 3))).astype(np.float32)
+    want = cka_mf(X.astype(np.float64), F.astype(np.float64))
+    _without_float64(monkeypatch, moments_module, cka_module)
+    got = cka_mf(device_backend.asarray(X), device_backend.asarray(F))
+    assert abs(got - want) <= 1e-6 * (1.0 - want)

@@ -342,3 +342,27 @@ def test_finite_check_tells_overflowing_sums_from_infinities():
         with pytest.raises(ValueError, match="E contains NaN or infinity"):
             check_finite(broken, "E")
     check_finite(np.zeros((0, 3), np.float32), "E")
+
+
+def test_finite_check_of_finite_data_is_one_sum(monkeypatch):
+    # The fast path: finite data are proved finite by their sum; the
+    # element-wise isfinite (a boolean array as large as the data) only runs
+    # when the sum is not finite.
+    import skfeat.utils._validation as validation
+    from skfeat.utils._array_api import namespace_and_device
+
+    data = np.ones((50, 4), np.float32)
+    xp, _ = namespace_and_device(data)
+    shapes = []
+    isfinite = xp.isfinite
+
+    def recording(a, *args, **kwargs):
+        shapes.append(np.shape(a))
+        return isfinite(a, *args, **kwargs)
+
+    monkeypatch.setattr(xp, "isfinite", recording)
+    validation.check_finite(data, "E", xp)
+    assert shapes == [()]
+    with pytest.raises(ValueError, match="E contains NaN"):
+        validation.check_finite(np.full((50, 4), np.nan, np.float32), "E", xp)
+    assert shapes[-1] == (50, 4)

@@ -185,26 +185,40 @@ def _debiased_from_kernels(a, b):
 
     The wide route of :func:`_debiased_cka`: the same estimator (it does not
     change when a side is shifted by a constant row, so the centred kernels
-    serve), with ``K~ = HKH - diag(HKH)``.
+    serve), with ``K~ = HKH - diag(HKH)``, computed where the kernels live
+    (only sums cross).  The sides' kernels are overwritten.
     """
-    a, b = a.on_host(), b.on_host()  # fill_diagonal: numpy
-    m = a.kernel.shape[0]
-
-    def hsic(K, L):
-        ones = K.sum() * L.sum() / ((m - 1) * (m - 2))
-        cross = K.sum(axis=0) @ L.sum(axis=0)
-        return (np.sum(K * L) + ones - 2.0 / (m - 2) * cross) / (m * (m - 3))
-
+    a, b = _together(a, b)
     # Each side against its own floor, as the biased route (side_cka).
     if _is_constant(a) or _is_constant(b):
         return constant_representation_cka()
-    K, L = a.kernel.copy(), b.kernel.copy()
-    np.fill_diagonal(K, 0.0)
-    np.fill_diagonal(L, 0.0)
+    xp, m = a.xp, a.kernel.shape[0]
+    K, L = _off_diagonal(a.kernel, xp), _off_diagonal(b.kernel, xp)
+
+    def hsic(K, L):
+        ones = _scalar(xp.sum(K)) * _scalar(xp.sum(L)) / ((m - 1) * (m - 2))
+        cross = _scalar(xp.sum(K, axis=0) @ xp.sum(L, axis=0))
+        trace = _scalar(xp.tensordot(K, L, axes=2))
+        return (trace + ones - 2.0 / (m - 2) * cross) / (m * (m - 3))
+
     xy, xx, yy = hsic(K, L), hsic(K, K), hsic(L, L)
     if xx <= 0 or yy <= 0:
         return constant_representation_cka()
     return float(np.clip(xy / np.sqrt(xx * yy), -1.0, 1.0))
+
+
+def _off_diagonal(K, xp):
+    """``K`` with a zero diagonal, in place where the namespace allows."""
+    if isinstance(K, np.ndarray):
+        np.fill_diagonal(K, 0.0)
+        return K
+    _, device = namespace_and_device(K)
+    eye = xp.eye(K.shape[0], dtype=K.dtype, device=device)
+    return K - eye * _diagonal(K, xp)[None, :]
+
+
+def _scalar(value):
+    return float(to_host(value))
 
 
 class _Side:
@@ -236,7 +250,7 @@ class _Side:
                 # Products in the data's dtype: their rounding, relative to
                 # the uncentred kernel, is the floor of the centred one.
                 rtol = spectrum_rtol(A.dtype, min(m, q))
-                K = sample_moments(A, name=name).gram
+                K = _working(sample_moments(A, name=name).gram)
                 xp, _ = namespace_and_device(K)
                 # In units of a power of two near its largest entry (CKA does
                 # not depend on them): its Frobenius norms stay in range.
@@ -247,9 +261,13 @@ class _Side:
                 D = _scaled(A, name)
                 K = D @ D.T
             xp, _ = namespace_and_device(K)
+            norm = _frobenius(K, xp)
+            # Centred in place (K is this side's own): one m x m matrix.
             row = xp.mean(K, axis=1)
-            centred = K - row[:, None] - row[None, :] + xp.mean(row)
-            return cls(kernel=centred, norm=_frobenius(K, xp), rtol=rtol)
+            K -= row[:, None]
+            K -= row[None, :]
+            K += xp.mean(row)
+            return cls(kernel=K, norm=norm, rtol=rtol)
         return cls.of_data(_scaled(A, name), rtol)
 
     @classmethod
@@ -265,6 +283,16 @@ class _Side:
         data = None if self.data is None else to_host(self.data)
         return _Side(kernel, data, self.norm, self.rtol)
 
+    def moved_to(self, other):
+        """Return this host side on ``other``'s device (a host-to-device copy)."""
+        xp, device = other.xp, other.device
+        acc = accumulation_dtype(xp, device)
+
+        def move(A):
+            return None if A is None else from_host(A, xp, device, acc)
+
+        return _Side(move(self.kernel), move(self.data), self.norm, self.rtol)
+
     def centred_norm(self):
         """``||X~^T X~||_F = ||HKH||_F``."""
         if self.kernel is not None:
@@ -273,21 +301,44 @@ class _Side:
 
     def inner(self, other):
         """``||X~^T Z~||_F^2 = <HKH, HLH>_F`` with the other side."""
-        if not _same_place(self, other):
-            self, other = self.on_host(), other.on_host()
+        self, other = _together(self, other)
         if self.kernel is None:
             self, other = other, self
         xp = self.xp
         if self.kernel is None:
             return _frobenius(self.data.T @ other.data, xp) ** 2
         if other.kernel is not None:
-            return float(to_host(xp.sum(self.kernel * other.kernel)))
+            return _scalar(xp.tensordot(self.kernel, other.kernel, axes=2))
         return float(to_host(xp.sum((self.kernel @ other.data) * other.data)))
 
 
 def _same_place(a, b):
     """Whether two sides live in one namespace on one device."""
     return a.xp is b.xp and str(a.device) == str(b.device)
+
+
+def _on_host(side):
+    matrix = side.kernel if side.kernel is not None else side.data
+    return isinstance(matrix, np.ndarray)
+
+
+def _together(a, b):
+    """Two sides in one place: a host side joins a device side, else the host.
+
+    Mixed inputs (device features, numpy outputs) then copy the small host
+    side to the device, not the device's ``m x m`` kernel to the host.
+    """
+    if _same_place(a, b):
+        return a, b
+    if _on_host(a) and not _on_host(b) and _working_on_device(b):
+        return a.moved_to(b), b
+    if _on_host(b) and not _on_host(a) and _working_on_device(a):
+        return a, b.moved_to(a)
+    return a.on_host(), b.on_host()
+
+
+def _working_on_device(side):
+    return accumulation_dtype(side.xp, side.device) == side.xp.float64
 
 
 def _diagonal(A, xp):
@@ -318,6 +369,22 @@ def side_cka(a, b):
     return float(np.clip(a.inner(b) / (na * nb), 0.0, 1.0))
 
 
+def _working(A):
+    """Return ``A`` where CKA's side algebra runs: its device if it has float64.
+
+    Centring and the span basis of the outputs need float64 (a float32
+    centring of outputs with an offset loses digits to its square); on a
+    device without float64 (Apple MPS) the side is brought to the host in
+    float64, as all sides were before the device route.
+    """
+    if isinstance(A, np.ndarray):
+        return A
+    xp, device = namespace_and_device(A)
+    if accumulation_dtype(xp, device) == xp.float64:
+        return A
+    return to_host(A)
+
+
 def _scaled(A, name):
     """Return ``A`` in its accumulation dtype over a power of two near its top.
 
@@ -326,6 +393,7 @@ def _scaled(A, name):
     """
     if is_dask(A) or sp.issparse(A):
         A = to_host(A)
+    A = _working(A)
     xp, device = namespace_and_device(A)
     D = A if isinstance(A, np.ndarray) and A.dtype == np.float64 else None
     if D is None:

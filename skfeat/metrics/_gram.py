@@ -421,6 +421,8 @@ def _frobenius(A, xp):
     """``||A||_F`` as a float, computed where ``A`` lives."""
     if isinstance(A, np.ndarray):
         return float(np.linalg.norm(A))
+    if A.ndim == 2 and hasattr(xp, "linalg"):
+        return float(to_host(xp.linalg.matrix_norm(A)))  # no A * A temporary
     return float(to_host(xp.sqrt(xp.sum(A * A))))
 
 
