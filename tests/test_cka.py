@@ -178,3 +178,52 @@ def test_dask_input_is_read_once(rng):
     with dask.config.set(scheduler="sync"):
         with pytest.raises(ValueError, match="NaN or infinity"):
             cka_mf(da.from_array(bad, chunks=20), Phi[:, :2])
+
+
+def _offset_sides(m, seed=0):
+    rng = np.random.default_rng(seed)
+    X = (1000 + 0.1 * rng.normal(size=(m, 3))).astype(np.float32)
+    Y = (X @ rng.normal(size=(3, 3))).astype(np.float32)
+    return X, Y
+
+
+@pytest.mark.parametrize("m", [100, 2000, 20000])
+def test_float32_sides_of_large_mean_keep_their_digits(m):
+    # Mean 1000, spread 0.1 (relative 1e-4, a thousand float32 ulps): real
+    # spread at every m, never "constant"; the cross products with a side of
+    # large mean are measured again from the shifted sides.
+    from skfeat import FeatureSpectrum
+
+    X, Y = _offset_sides(m)
+    X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = linear_cka(X, Y)
+        mf = cka_mf(X, Y)
+        spectrum = FeatureSpectrum().fit(X)
+        mf_spectrum = spectrum.projection_measures(X, np.arange(m) % 3, Y).cka_mf
+    assert got == pytest.approx(linear_cka(X64, Y64), rel=1e-5)
+    # Naive CKA-MF: explicit centred m x m kernels, span(F) cut by numpy's
+    # matrix_rank rule on the float32 outputs (rank 1 from m = 2000 on).
+    U, _, _ = np.linalg.svd(Y64, full_matrices=False)
+    U = U[:, : np.linalg.matrix_rank(Y)]
+    H = np.eye(m) - 1.0 / m if m <= 2000 else None
+    if H is not None:
+        K, P = H @ X64 @ X64.T @ H, H @ U @ U.T @ H
+        naive = 1 - np.sum(K * P) / (np.linalg.norm(K) * np.linalg.norm(P))
+        assert mf == pytest.approx(naive, rel=1e-5)
+    assert mf_spectrum == pytest.approx(mf, rel=1e-6)
+
+
+def test_wide_features_with_a_narrow_side_of_large_mean_are_measured():
+    # The exactly centred narrow side's floor does not grow with m.
+    rng = np.random.default_rng(1)
+    m = 2000
+    _, Y = _offset_sides(m)
+    X = rng.normal(size=(m, m + 10)).astype(np.float32)
+    X[:, :3] += Y
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = linear_cka(X, Y)
+    want = linear_cka(X.astype(np.float64), Y.astype(np.float64))
+    assert got > 0 and got == pytest.approx(want, rel=1e-4)

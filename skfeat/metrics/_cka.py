@@ -32,14 +32,16 @@ from skfeat.utils._array_api import (
     namespace_and_device,
     to_host,
 )
-from skfeat.utils._rank import span_rtol, spectrum_rtol
+from skfeat.utils._rank import EPS64, dtype_eps, span_rtol, spectrum_rtol
 from skfeat.utils._validation import check_matrix, check_same_length
 
 from ._gram import (
+    _ULPS,
     GramBlocks,
     _frobenius,
     centred_cka,
     constant_representation_cka,
+    exact_side_rtol,
     lost_digits,
     span_basis,
 )
@@ -130,6 +132,7 @@ def linear_cka(X, Y, *, debiased=False):
         grams.block_sums(1),
         grams.n_samples,
         grams.noise_rtol(),
+        exact_side_rtol(Y.dtype, m, Y.shape[1] if Y.ndim == 2 else 1),
     )
 
 
@@ -244,31 +247,36 @@ class _Side:
     def of(cls, A, name, *, kernel=False):
         """Return the side of a validated ``A``; ``kernel=True`` forces the kernel."""
         m, q = A.shape
+        if samples_side_is_smaller(m, q):
+            # Products in the data's dtype: their rounding, relative to the
+            # uncentred kernel, is the floor of the centred one.  When a mean
+            # much larger than the spread leaves the centred kernel within a
+            # factor of that rounding, it is formed again from A shifted by
+            # its first row (CKA is shift-invariant; one copy of A).
+            rtol = spectrum_rtol(A.dtype, min(m, q))
+            side = cls._centred_kernel(_product_kernel(A, name), rtol)
+            if (
+                not (is_dask(A) or sp.issparse(A))
+                and side.centred_norm() <= _KERNEL_LOST * rtol * side.norm
+            ):
+                side = cls._centred_kernel(_product_kernel(A - A[:1], name), rtol)
+            return side
         rtol = _exact_rtol(A.dtype, m, q)
-        if kernel or samples_side_is_smaller(m, q):
-            if samples_side_is_smaller(m, q):
-                # Products in the data's dtype: their rounding, relative to
-                # the uncentred kernel, is the floor of the centred one.
-                rtol = spectrum_rtol(A.dtype, min(m, q))
-                K = _working(sample_moments(A, name=name).gram)
-                xp, _ = namespace_and_device(K)
-                # In units of a power of two near its largest entry (CKA does
-                # not depend on them): its Frobenius norms stay in range.
-                top = float(to_host(xp.max(_diagonal(K, xp)))) if m else 0.0
-                if top > 0:
-                    K = K / 2.0 ** round(math.log2(top))
-            else:
-                D = _scaled(A, name)
-                K = D @ D.T
-            xp, _ = namespace_and_device(K)
-            norm = _frobenius(K, xp)
-            # Centred in place (K is this side's own): one m x m matrix.
-            row = xp.mean(K, axis=1)
-            K -= row[:, None]
-            K -= row[None, :]
-            K += xp.mean(row)
-            return cls(kernel=K, norm=norm, rtol=rtol)
+        if kernel:
+            D = _scaled(A, name)
+            return cls._centred_kernel(D @ D.T, rtol)
         return cls.of_data(_scaled(A, name), rtol)
+
+    @classmethod
+    def _centred_kernel(cls, K, rtol):
+        """Return the side of an uncentred kernel ``K`` (its own: centred in place)."""
+        xp, _ = namespace_and_device(K)
+        norm = _frobenius(K, xp)
+        row = xp.mean(K, axis=1)
+        K -= row[:, None]
+        K -= row[None, :]
+        K += xp.mean(row)
+        return cls(kernel=K, norm=norm, rtol=rtol)
 
     @classmethod
     def of_data(cls, D, rtol):
@@ -312,6 +320,20 @@ class _Side:
         return float(to_host(xp.sum((self.kernel @ other.data) * other.data)))
 
 
+# A centred kernel within this factor of its products' rounding is formed
+# again from the shifted data (it would have lost four digits or more).
+_KERNEL_LOST = 1e4
+
+
+def _product_kernel(A, name):
+    """Return ``A A^T`` from products in ``A``'s dtype, in power-of-two units."""
+    K = _working(sample_moments(A, name=name).gram)
+    xp, _ = namespace_and_device(K)
+    # CKA does not depend on the units: the Frobenius norms stay in range.
+    top = float(to_host(xp.max(_diagonal(K, xp)))) if K.shape[0] else 0.0
+    return K / 2.0 ** round(math.log2(top)) if top > 0 else K
+
+
 def _same_place(a, b):
     """Whether two sides live in one namespace on one device."""
     return a.xp is b.xp and str(a.device) == str(b.device)
@@ -348,13 +370,15 @@ def _diagonal(A, xp):
 def _exact_rtol(dtype, m, q):
     """Constant-side floor of columns centred exactly (host float64).
 
-    The values are exact; centring them in float64 leaves a residue of
-    relative size about ``m eps``, so a side whose centred Gram is below
-    ``(m eps)^2`` of its uncentred one (relative spread below ``m eps``) is
-    constant to working precision.  Real spread above that is measured: a
-    float32 side of mean 1000 and spread 0.1 is not constant.
+    The values are exact in float64; subtracting their float64 mean leaves a
+    residue of relative size about ``m eps64``, and a spread within a few
+    units in the last place of ``dtype`` is rounding (a constant computed in
+    that dtype).  A side whose centred Gram is below the square of the larger
+    of the two, relative to its uncentred one, is constant to working
+    precision.  Real spread above that is measured, at any ``m``: a float32
+    side of mean 1000 and spread 0.1 is not constant.
     """
-    return (m * spectrum_rtol(dtype, q)) ** 2
+    return max(_ULPS * dtype_eps(dtype), m * EPS64) ** 2
 
 
 def _is_constant(side):
@@ -456,11 +480,17 @@ def _with_squared_norms(X, Y):
     return (*blocks, *squared)
 
 
-def cka_mf_from_grams(grams, features=0, outputs=1):
-    """CKA-MF from the Gram blocks of ``[... Phi ... F ...]`` (one pass)."""
+def cka_mf_from_grams(grams, features=0, outputs=1, basis=None):
+    """CKA-MF from the Gram blocks of ``[... Phi ... F ...]`` (one pass).
+
+    ``basis``: the coefficients ``W`` of an orthonormal basis of the
+    uncentred ``span(F)`` when the blocks hold ``F`` shifted by a row
+    (:func:`cka_mf_digits_kept`; every other quantity here is centred, so the
+    shift does not change it, and a block's scale only scales ``F W``).
+    """
     gram_ff = grams.block(outputs, outputs)
     # Z = F W: an orthonormal basis of span(F), so Z Z^T is the projector P_F.
-    W = span_basis(gram_ff, grams.span_rtol(outputs))
+    W = span_basis(gram_ff, grams.span_rtol(outputs)) if basis is None else basis
     # The features' blocks stay where they live (p x p on a device); W is
     # small (outputs x rank) and goes to them.
     gram_xf = grams.device_block(features, outputs)
@@ -473,6 +503,7 @@ def cka_mf_from_grams(grams, features=0, outputs=1):
         W.T @ grams.block_sums(outputs),
         grams.n_samples,
         grams.noise_rtol(),
+        exact_side_rtol(grams.dtype_of(outputs), grams.n_samples, W.shape[1]),
     )
     return 1.0 - cka
 
@@ -541,23 +572,61 @@ def cka_mf(Phi, outputs):
     Phi, F = _checked_pair(Phi, outputs)
     if samples_side_is_smaller(*Phi.shape):
         return wide_cka_mf(Phi, F)
-    return cka_mf_from_grams(_centred_blocks(Phi, F, name="Phi"))
+    return cka_mf_digits_kept(Phi, F, GramBlocks(Phi, F, name="Phi"))
+
+
+def cka_mf_digits_kept(X, F, grams, features=0, outputs=1):
+    """CKA-MF of ``X`` and ``F`` from their Gram blocks, digits kept.
+
+    As :func:`cka_mf_from_grams`; when the products' rounding eats a centred
+    Gram (``X``'s, or the cross products with ``F``, which are formed in
+    ``X``'s dtype, when ``F``'s mean is much larger than its spread), a
+    second pass over the sides shifted by their first row
+    (:func:`_shifted_blocks`), with the basis of the uncentred ``span(F)``
+    from this pass.
+    """
+    second = _shifted_blocks(X, F, grams, features, outputs, name="X")
+    if second is None:
+        return cka_mf_from_grams(grams, features, outputs)
+    W = span_basis(grams.block(outputs, outputs), grams.span_rtol(outputs))
+    return cka_mf_from_grams(second, 0, 1, basis=W)
 
 
 def _centred_blocks(X, Y, *, name):
     """Gram blocks of ``[X | Y]`` for a centred measure, digits kept.
 
-    One pass as usual; when ``X``'s mean is so much larger than its spread
-    that the products' rounding eats its centred Gram (:func:`lost_digits`),
-    a second pass over ``X - x_1`` (shifted by its first row: every centred
-    measure is unchanged, and the shifted values are exact in ``X``'s dtype
-    to its spread's precision).  That pass copies ``X`` once; sparse data
-    keeps the first pass (its shift would be dense).
+    One pass as usual, and a second one over the shifted sides when the first
+    lost digits (:func:`_shifted_blocks`): every centred measure is
+    unchanged by a shift.
     """
     grams = GramBlocks(X, Y, name=name)
-    if sp.issparse(X) or not lost_digits(grams, 0):
-        return grams
-    return GramBlocks(X - X[:1], Y, name=name)
+    second = _shifted_blocks(X, Y, grams, 0, 1, name=name)
+    return grams if second is None else second
+
+
+def _shifted_blocks(X, Y, grams, i, j, *, name):
+    """Gram blocks of ``[X - x_1 | Y - y_1]`` where ``grams`` lost digits, else None.
+
+    ``X``'s centred Gram is lost when its mean is so much larger than its
+    spread that the rounding of its products eats it (:func:`lost_digits`);
+    ``Y``'s when its own centred Gram is that small next to the rounding of
+    the cross products ``X^T Y``, which are formed in ``X``'s dtype.  A side
+    that lost digits is shifted by its first row (exact in its dtype to its
+    spread's precision); sparse sides keep the first pass (a shift would be
+    dense).  The second pass copies the shifted sides once.
+    """
+    lost_x = not sp.issparse(X) and lost_digits(grams, i)
+    lost_y = not sp.issparse(Y) and _side_lost(grams, j)
+    if not (lost_x or lost_y):
+        return None
+    return GramBlocks(X - X[:1] if lost_x else X, Y - Y[:1] if lost_y else Y, name=name)
+
+
+def _side_lost(grams, j, factor=1e4):
+    """Whether side block ``j``'s centred Gram is within the cross rounding."""
+    gjj, sj = grams.block(j, j), grams.block_sums(j)
+    centred = gjj - np.outer(sj, sj) / grams.n_samples
+    return np.linalg.norm(centred) <= factor * grams.noise_rtol() * np.linalg.norm(gjj)
 
 
 @validate_params(

@@ -12,6 +12,7 @@ The Gram blocks are read in the units of each block's scale (see
 result as moderate ones.  Rank decisions follow :mod:`skfeat.utils._rank`.
 """
 
+import math
 import warnings
 
 import numpy as np
@@ -21,7 +22,7 @@ from scipy.linalg import solve_triangular
 from skfeat._eigh import device_eigh, device_eigvalsh
 from skfeat._moments import Moments, sample_moments
 from skfeat.utils._array_api import from_host, namespace_and_device, to_host
-from skfeat.utils._rank import span_rtol, spectrum_rtol
+from skfeat.utils._rank import EPS64, dtype_eps, span_rtol, spectrum_rtol
 
 __all__ = [
     "GramBlocks",
@@ -161,6 +162,10 @@ class GramBlocks:
         n_cols = width if n_cols is None else n_cols
         return span_rtol(self._dtypes[i], self.n_samples, n_cols, exact=i > 0)
 
+    def dtype_of(self, i):
+        """Return the dtype block ``i`` was given in."""
+        return self._dtypes[i]
+
     def noise_rtol(self):
         """Relative size below which a (centred) Gram counts as rounding."""
         return spectrum_rtol(self._dtypes[0], self.gram.shape[0])
@@ -299,7 +304,7 @@ def projection_profile(gram_ee, gram_ez, W, rtol, basis=None):
     return np.clip(per_column, 0.0, 1.0), np.minimum(cumulative, W.shape[1])
 
 
-def centred_cka(gxx, gxz, gzz, sx, sz, m, rtol):
+def centred_cka(gxx, gxz, gzz, sx, sz, m, rtol, rtol_z=None):
     """Linear CKA from uncentred Grams and column sums (feature space).
 
     ``CKA = ||X~^T Z~||_F^2 / (||X~^T X~||_F ||Z~^T Z~||_F)`` with ``X~ = H X``;
@@ -317,6 +322,9 @@ def centred_cka(gxx, gxz, gzz, sx, sz, m, rtol):
         Number of rows.
     rtol : float
         Relative size below which a centred Gram counts as zero.
+    rtol_z : float, default=None
+        The same for ``Z`` when its floor differs (a side block, whose
+        products are exact: :func:`exact_side_rtol`); ``rtol`` when None.
 
     Returns
     -------
@@ -331,7 +339,8 @@ def centred_cka(gxx, gxz, gzz, sx, sz, m, rtol):
     czz = gzz - np.outer(sz, sz) / m
     cxz = gxz - sx[:, None] * sz_dev[None, :] / m
     nx, nz = _frobenius(cxx, xp), np.linalg.norm(czz)
-    if nx <= rtol * max(_frobenius(gxx, xp), 1e-300) or nz <= rtol * max(
+    rtol_z = rtol if rtol_z is None else rtol_z
+    if nx <= rtol * max(_frobenius(gxx, xp), 1e-300) or nz <= rtol_z * max(
         np.linalg.norm(gzz), 1e-300
     ):
         return constant_representation_cka()
@@ -347,6 +356,31 @@ def centred_cka(gxx, gxz, gzz, sx, sz, m, rtol):
             stacklevel=4,
         )
     return float(np.clip(_frobenius(cxz, xp) ** 2 / (nx * nz), 0.0, 1.0))
+
+
+# A spread of a few units in the last place of the data's dtype is rounding.
+_ULPS = 4
+
+
+def exact_side_rtol(dtype, m, q):
+    """Constant-side floor of a centred Gram formed from exact products.
+
+    The values of ``dtype`` are exact in float64; a side whose relative
+    spread is within a few units in the last place of ``dtype`` (a
+    constant computed with rounding) is constant, and so is one whose
+    centred Gram is at the float64 residue of centring ``m`` rows of ``q``
+    columns (``max(m, q) eps64`` relative).  In Gram units (squared
+    spread), ``max(4 eps_dtype, sqrt(max(m, q) eps64))^2``: a float32 side
+    of mean 1000 and spread 0.1 (relative 1e-4) is measured at any ``m``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.metrics._gram import exact_side_rtol
+    >>> bool(exact_side_rtol(np.float32, 10**6, 3) < 1e-8)
+    True
+    """
+    return max(_ULPS * dtype_eps(dtype), math.sqrt(max(m, q) * EPS64)) ** 2
 
 
 def sample_side_linearity(H, Y):

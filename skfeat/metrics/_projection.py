@@ -16,7 +16,6 @@ never a matrix larger than ``min(p, m)^2 + k max(p, m)``.
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import validate_params
 
@@ -27,7 +26,6 @@ from skfeat.utils._validation import check_finite, check_matrix, check_same_leng
 from ._gram import (
     GramBlocks,
     in_order_basis,
-    lost_digits,
     projection_profile,
     span_basis,
 )
@@ -143,16 +141,16 @@ def projections_of_features(
     if not _evaluates(X.shape, coef.shape[1], outputs is not None):
         blocks, index, kind = _blocks(X, y, outputs, target_type, center_target)
         grams = GramBlocks(*blocks, name="X")
-        # CKA-MF is centred: when X's mean eats its centred Gram's digits, it
-        # is measured again from X shifted by a row (the other measures need
-        # the uncentred Gram of this pass).
-        shift = "outputs" in index and not sp.issparse(X) and lost_digits(grams, 0)
-        result = projections_from_grams(grams, coef, index, with_cka=not shift)
-        if shift:
-            from ._cka import cka_mf_from_grams
+        # CKA-MF is centred: when a mean eats the digits of its centred
+        # products, it is measured again from the sides shifted by a row (the
+        # other measures need the uncentred Gram of this pass).
+        with_outputs = "outputs" in index
+        result = projections_from_grams(grams, coef, index, with_cka=False)
+        if with_outputs:
+            from ._cka import cka_mf_digits_kept
 
             F = blocks[index["outputs"]]
-            result.cka_mf = cka_mf_from_grams(GramBlocks(X - X[:1], F, name="X"))
+            result.cka_mf = cka_mf_digits_kept(X, F, grams, 0, index["outputs"])
     else:
         from ._cka import wide_cka_mf
 
