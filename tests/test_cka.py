@@ -227,3 +227,42 @@ def test_wide_features_with_a_narrow_side_of_large_mean_are_measured():
         got = linear_cka(X, Y)
     want = linear_cka(X.astype(np.float64), Y.astype(np.float64))
     assert got > 0 and got == pytest.approx(want, rel=1e-4)
+
+
+@pytest.mark.parametrize("ulps", [1, 2])
+@pytest.mark.parametrize("wide", [False, True])
+def test_sides_constant_to_rounding_are_constant(ulps, wide):
+    # A constant computed with rounding (values within a few float32 ulps of
+    # 1000) is a constant side on every route -- before and after any shift.
+    rng = np.random.default_rng(0)
+    m = 200
+    c = np.float32(1000)
+    q = m + 5 if wide else 2
+    Y = (c + ulps * np.spacing(c) * rng.integers(-1, 2, (m, q))).astype(np.float32)
+    X = rng.normal(size=(m, 3)).astype(np.float32)
+    for value, constant in (
+        (lambda: linear_cka(X, Y), 0.0),
+        (lambda: linear_cka(Y, X), 0.0),
+        (lambda: linear_cka(X, Y, debiased=True), 0.0),
+        (lambda: cka_mf(X, Y), 1.0),
+        (lambda: cka_mf(Y, X), 1.0),
+    ):
+        with pytest.warns(UserWarning, match="constant"):
+            assert value() == constant
+
+
+def test_float64_side_of_small_relative_spread_is_measured():
+    # Relative spread 3e-6 in float64 at m = 100 000: real, measured (it fell
+    # between the shift threshold and the constant floor once).
+    rng = np.random.default_rng(0)
+    m = 100_000
+    X = rng.normal(size=(m, 2))
+    Y = 1e6 + 3 * (X[:, :1] + 0.5 * rng.normal(size=(m, 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = linear_cka(X, Y)
+    Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
+    naive = np.linalg.norm(Xc.T @ Yc) ** 2 / (
+        np.linalg.norm(Xc.T @ Xc) * np.linalg.norm(Yc.T @ Yc)
+    )
+    assert got == pytest.approx(naive, rel=1e-8)

@@ -111,6 +111,8 @@ def linear_cka(X, Y, *, debiased=False):
     X = check_matrix(X, "X", allow_1d=True, min_samples=4 if debiased else 2)
     Y = check_matrix(Y, "Y", allow_1d=True, min_samples=4 if debiased else 2)
     check_same_length(("X", X), ("Y", Y))
+    if constant_columns(X) or constant_columns(Y):
+        return constant_representation_cka()
     m = X.shape[0]
     wide = samples_side_is_smaller(m, X.shape[1]) or samples_side_is_smaller(
         m, Y.shape[1]
@@ -320,6 +322,40 @@ class _Side:
         return float(to_host(xp.sum((self.kernel @ other.data) * other.data)))
 
 
+def constant_columns(A):
+    """Whether every column of ``A`` is constant to rounding (a constant side).
+
+    Each column's range ``max - min`` within ``4`` units in the last place of
+    its largest magnitude (a constant computed with rounding): the one test
+    of a constant representation, read off the data itself (two reductions,
+    computed where ``A`` lives; ``O(m q)``, not a Gram floor that a large
+    mean would blur).  Dask arrays are not read twice: False.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfeat.metrics._cka import constant_columns
+    >>> c = np.float32(1000)
+    >>> constant_columns(np.array([[c], [c + np.spacing(c)]], dtype=np.float32))
+    True
+    >>> constant_columns(np.array([[c], [c + np.float32(0.1)]], dtype=np.float32))
+    False
+    """
+    if is_dask(A):
+        return False
+    if sp.issparse(A):
+        top = A.max(axis=0).toarray().ravel().astype(np.float64)
+        bottom = A.min(axis=0).toarray().ravel().astype(np.float64)
+        xp = np
+    else:
+        xp, _ = namespace_and_device(A)
+        top, bottom = xp.max(A, axis=0), xp.min(A, axis=0)
+    # Where A lives: only the verdict crosses.
+    magnitude = xp.maximum(xp.abs(top), xp.abs(bottom))
+    tol = _ULPS * dtype_eps(A.dtype)
+    return bool(to_host(xp.all(top - bottom <= tol * magnitude), dtype=None))
+
+
 # A centred kernel within this factor of its products' rounding is formed
 # again from the shifted data (it would have lost four digits or more).
 _KERNEL_LOST = 1e4
@@ -435,6 +471,8 @@ def wide_cka_mf(Phi, F):
     (rank-revealing, as :func:`cka_mf_from_grams`), so ``<HKH, H P_F H>`` is
     ``tr(Z~^T HKH Z~)``: no ``p x p`` and no second ``m x m`` matrix.
     """
+    if constant_columns(Phi) or constant_columns(F):
+        return 1.0 - constant_representation_cka()
     D = _scaled(F, "outputs")
     xp, device = namespace_and_device(D)
     m, c = D.shape
@@ -583,8 +621,11 @@ def cka_mf_digits_kept(X, F, grams, features=0, outputs=1):
     ``X``'s dtype, when ``F``'s mean is much larger than its spread), a
     second pass over the sides shifted by their first row
     (:func:`_shifted_blocks`), with the basis of the uncentred ``span(F)``
-    from this pass.
+    from this pass.  A side that is constant to rounding
+    (:func:`constant_columns`) gives 1 with a warning.
     """
+    if constant_columns(X) or constant_columns(F):
+        return 1.0 - constant_representation_cka()
     second = _shifted_blocks(X, F, grams, features, outputs, name="X")
     if second is None:
         return cka_mf_from_grams(grams, features, outputs)
@@ -623,10 +664,24 @@ def _shifted_blocks(X, Y, grams, i, j, *, name):
 
 
 def _side_lost(grams, j, factor=1e4):
-    """Whether side block ``j``'s centred Gram is within the cross rounding."""
+    """Whether side block ``j``'s mean dwarfs its spread for this pass.
+
+    The cross products with block 0 are formed in block 0's dtype: their
+    centred part keeps about ``1 / (rtol * mean / spread)`` of its digits,
+    so the side is measured again shifted when ``mean / spread`` exceeds
+    ``1 / (factor * rtol)`` (a Gram ratio below ``(factor * rtol)^2``) --
+    or when its own centred Gram is within the float64 residue of this
+    pass (:func:`~skfeat.metrics._gram.exact_side_rtol`): the side is not
+    constant (the caller checked), so its spread is real and the shifted
+    pass measures it.
+    """
     gjj, sj = grams.block(j, j), grams.block_sums(j)
     centred = gjj - np.outer(sj, sj) / grams.n_samples
-    return np.linalg.norm(centred) <= factor * grams.noise_rtol() * np.linalg.norm(gjj)
+    floor = max(
+        (factor * grams.noise_rtol()) ** 2,
+        exact_side_rtol(grams.dtype_of(j), grams.n_samples, gjj.shape[0]),
+    )
+    return np.linalg.norm(centred) <= floor * np.linalg.norm(gjj)
 
 
 @validate_params(
