@@ -266,3 +266,20 @@ def test_float64_side_of_small_relative_spread_is_measured():
         np.linalg.norm(Xc.T @ Xc) * np.linalg.norm(Yc.T @ Yc)
     )
     assert got == pytest.approx(naive, rel=1e-8)
+
+
+def test_one_pass_cka_warns_when_the_outputs_mean_eats_the_cross_products():
+    # A stream (analyze, partial moments) cannot measure again shifted: the
+    # one-pass CKA-MF says that its cross products lost digits; cka_mf,
+    # which can, measures again and stays silent.
+    from skfeat.metrics._cka import cka_mf_from_grams
+    from skfeat.metrics._gram import GramBlocks
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 4)).astype(np.float32)
+    F = (1e4 + 0.1 * (X[:, :2] + rng.normal(size=(2000, 2)))).astype(np.float32)
+    with pytest.warns(UserWarning, match="second representation's mean"):
+        cka_mf_from_grams(GramBlocks(X, F))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cka_mf(X, F)

@@ -355,6 +355,17 @@ def centred_cka(gxx, gxz, gzz, sx, sz, m, rtol, rtol_z=None):
             UserWarning,
             stacklevel=4,
         )
+    elif nz <= (_LOST * 10 * rtol) ** 2 * np.linalg.norm(gzz):
+        # The cross products X^T Z are formed in X's dtype: a mean of Z more
+        # than 1 / (1e4 rtol) times its spread leaves them few digits (the
+        # one-pass routes measure again from Z shifted; a stream cannot).
+        warnings.warn(
+            "The second representation's mean is much larger than its spread: "
+            "its cross products with the first, formed in the first's dtype, "
+            "have lost digits. Subtract its mean first, or pass float64 data.",
+            UserWarning,
+            stacklevel=4,
+        )
     return float(np.clip(_frobenius(cxz, xp) ** 2 / (nx * nz), 0.0, 1.0))
 
 
