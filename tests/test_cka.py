@@ -283,3 +283,26 @@ def test_one_pass_cka_warns_when_the_outputs_mean_eats_the_cross_products():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cka_mf(X, F)
+
+
+def test_ordinary_data_are_not_read_for_constancy(monkeypatch):
+    # The data-level constant test runs only where the Grams cannot tell
+    # (a centred Gram within their rounding): ordinary data take one pass.
+    import skfeat.metrics._cka as cka_module
+
+    calls = []
+    check = cka_module.constant_columns
+    monkeypatch.setattr(
+        cka_module, "constant_columns", lambda A: calls.append(A.shape) or check(A)
+    )
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5)).astype(np.float32) + 3.0
+    Y = X[:, :2] @ rng.normal(size=(2, 3)) + 1.0
+    W = rng.normal(size=(40, 60)).astype(np.float32)
+    linear_cka(X, Y), cka_mf(X, Y), linear_cka(W, W[:, :3]), cka_mf(W, W[:, :3])
+    assert calls == []
+    _, Yc = _offset_sides(300)
+    Yc[:] = Yc[0]  # exactly constant: the Grams cannot tell, the data can
+    with pytest.warns(UserWarning, match="constant"):
+        assert linear_cka(X, Yc) == 0.0
+    assert calls

@@ -111,13 +111,13 @@ def linear_cka(X, Y, *, debiased=False):
     X = check_matrix(X, "X", allow_1d=True, min_samples=4 if debiased else 2)
     Y = check_matrix(Y, "Y", allow_1d=True, min_samples=4 if debiased else 2)
     check_same_length(("X", X), ("Y", Y))
-    if constant_columns(X) or constant_columns(Y):
-        return constant_representation_cka()
     m = X.shape[0]
     wide = samples_side_is_smaller(m, X.shape[1]) or samples_side_is_smaller(
         m, Y.shape[1]
     )
     if debiased:
+        if constant_columns(X) or constant_columns(Y):
+            return constant_representation_cka()
         if wide:
             return _debiased_from_kernels(
                 _Side.of(X, "X", kernel=True), _Side.of(Y, "Y", kernel=True)
@@ -126,6 +126,8 @@ def linear_cka(X, Y, *, debiased=False):
     if wide:
         return side_cka(_Side.of(X, "X"), _Side.of(Y, "Y"))
     grams = _centred_blocks(X, Y, name="X")
+    if grams is _CONSTANT:
+        return constant_representation_cka()
     return centred_cka(
         grams.block(0, 0),
         grams.block(0, 1),
@@ -257,11 +259,11 @@ class _Side:
             # its first row (CKA is shift-invariant; one copy of A).
             rtol = spectrum_rtol(A.dtype, min(m, q))
             side = cls._centred_kernel(_product_kernel(A, name), rtol)
-            if (
-                not (is_dask(A) or sp.issparse(A))
-                and side.centred_norm() <= _KERNEL_LOST * rtol * side.norm
-            ):
-                side = cls._centred_kernel(_product_kernel(A - A[:1], name), rtol)
+            if side.centred_norm() <= _KERNEL_LOST * rtol * side.norm:
+                if constant_columns(A):  # the kernel cannot tell: the data can
+                    side.kernel = side.kernel * 0.0
+                elif not (is_dask(A) or sp.issparse(A)):
+                    side = cls._centred_kernel(_product_kernel(A - A[:1], name), rtol)
             return side
         rtol = _exact_rtol(A.dtype, m, q)
         if kernel:
@@ -471,8 +473,6 @@ def wide_cka_mf(Phi, F):
     (rank-revealing, as :func:`cka_mf_from_grams`), so ``<HKH, H P_F H>`` is
     ``tr(Z~^T HKH Z~)``: no ``p x p`` and no second ``m x m`` matrix.
     """
-    if constant_columns(Phi) or constant_columns(F):
-        return 1.0 - constant_representation_cka()
     D = _scaled(F, "outputs")
     xp, device = namespace_and_device(D)
     m, c = D.shape
@@ -624,9 +624,9 @@ def cka_mf_digits_kept(X, F, grams, features=0, outputs=1):
     from this pass.  A side that is constant to rounding
     (:func:`constant_columns`) gives 1 with a warning.
     """
-    if constant_columns(X) or constant_columns(F):
-        return 1.0 - constant_representation_cka()
     second = _shifted_blocks(X, F, grams, features, outputs, name="X")
+    if second is _CONSTANT:
+        return 1.0 - constant_representation_cka()
     if second is None:
         return cka_mf_from_grams(grams, features, outputs)
     W = span_basis(grams.block(outputs, outputs), grams.span_rtol(outputs))
@@ -645,8 +645,17 @@ def _centred_blocks(X, Y, *, name):
     return grams if second is None else second
 
 
+# _shifted_blocks' answer for a side that is constant to rounding.
+_CONSTANT = "constant"
+
+
 def _shifted_blocks(X, Y, grams, i, j, *, name):
     """Gram blocks of ``[X - x_1 | Y - y_1]`` where ``grams`` lost digits, else None.
+
+    Where a centred Gram is that small the Grams cannot tell a constant
+    side from a real spread below their rounding, and the data are read
+    (:func:`constant_columns`, only then: two reductions): ``_CONSTANT``
+    for a constant side.
 
     ``X``'s centred Gram is lost when its mean is so much larger than its
     spread that the rounding of its products eats it (:func:`lost_digits`);
@@ -656,8 +665,12 @@ def _shifted_blocks(X, Y, grams, i, j, *, name):
     spread's precision); sparse sides keep the first pass (a shift would be
     dense).  The second pass copies the shifted sides once.
     """
-    lost_x = not sp.issparse(X) and lost_digits(grams, i)
-    lost_y = not sp.issparse(Y) and _side_lost(grams, j)
+    lost_x, lost_y = lost_digits(grams, i), _side_lost(grams, j)
+    if not (lost_x or lost_y):
+        return None
+    if constant_columns(X) or constant_columns(Y):
+        return _CONSTANT
+    lost_x, lost_y = lost_x and not sp.issparse(X), lost_y and not sp.issparse(Y)
     if not (lost_x or lost_y):
         return None
     return GramBlocks(X - X[:1] if lost_x else X, Y - Y[:1] if lost_y else Y, name=name)
