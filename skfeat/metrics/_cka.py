@@ -86,7 +86,10 @@ def linear_cka(X, Y, *, debiased=False):
     cka : float
         In ``[0, 1]`` (the debiased estimate can be slightly negative for
         unrelated representations).  Defined as 0, with a warning, when either
-        side is constant over the samples (its centred Gram matrix is zero).
+        side is constant over the samples: every column's range within 4 units
+        in the last place of its magnitude (a constant computed with
+        rounding).  A side whose mean dwarfs its spread is measured again
+        from the data shifted by a row, so its digits are kept.
 
     See Also
     --------
