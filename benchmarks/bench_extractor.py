@@ -131,14 +131,25 @@ def bench_extraction(n, batch_size, repeat):
         print(f"  {label:38}{t:8.3f} s   {t / t_bare:.2f}x")
 
 
-def bench_tracker(repeat):
+def demo_epoch():
+    """The reference epoch: one SGD epoch of the demo's CNN on digits.
+
+    Returns ``(X_train, X_test, y_train, y_test), net, epoch``; the tracker
+    the epoch runs with never measures (``every=10**9``).
+    """
     X_train, X_test, y_train, y_test = _digits()
     torch.manual_seed(0)
     net = _cnn(torch)
-    tracker = FeatureTracker(X_train, y_train, X_test, y_test, every=10**9)
+    idle = FeatureTracker(X_train, y_train, X_test, y_test, every=10**9)
 
     def epoch():
-        _train_sgd(net, X_train, y_train, 1, 0, tracker, torch, lambda *a: None)
+        _train_sgd(net, X_train, y_train, 1, 0, idle, torch, lambda *a: None)
+
+    return (X_train, X_test, y_train, y_test), net, epoch
+
+
+def bench_tracker(repeat):
+    (X_train, X_test, y_train, y_test), net, epoch = demo_epoch()
 
     measured = FeatureTracker(X_train, y_train, X_test, y_test)
     epochs = iter(range(10**9))

@@ -31,11 +31,11 @@ import argparse
 import copy
 
 import torch
-from bench_extractor import best_of  # the same interleaved rounds
+from bench_extractor import best_of, demo_epoch  # the same rounds and epoch
 from threadpoolctl import threadpool_limits
 
 from skfeat import FeatureSpectrum
-from skfeat.cli._demo import _cnn, _digits, _train_sgd
+from skfeat.cli._demo import _train_sgd
 from skfeat.inspection._record import geometry_record
 from skfeat.torch import FeatureExtractor, FeatureTracker
 
@@ -65,13 +65,8 @@ def main():
 
 
 def run(args):
-    X_train, X_test, y_train, y_test = _digits()
-    torch.manual_seed(0)
-    cnn = _cnn(torch)
+    (X_train, X_test, y_train, y_test), _, epoch = demo_epoch()
     idle = FeatureTracker(X_train, y_train, X_test, y_test, every=10**9)
-
-    def epoch():
-        _train_sgd(cnn, X_train, y_train, 1, 0, idle, torch, lambda *a: None)
 
     net = wide_net(args.channels)
     trained = wide_net(args.channels)

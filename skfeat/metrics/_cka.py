@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, validate_params
 
+from skfeat._eigh import _diagonal
 from skfeat._moments import Moments, sample_moments, samples_side_is_smaller
 from skfeat.utils._array_api import (
     accumulation_dtype,
@@ -402,10 +403,6 @@ def _together(a, b):
 
 def _working_on_device(side):
     return accumulation_dtype(side.xp, side.device) == side.xp.float64
-
-
-def _diagonal(A, xp):
-    return A.diagonal() if isinstance(A, np.ndarray) else xp.linalg.diagonal(A)
 
 
 def _exact_rtol(dtype, m, q):
